@@ -52,6 +52,8 @@ CALLBACK_LINE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 # One rejected input line: where it was, what it said, and why it was not landed.
+# ``source``/``seq`` are kept where they could still be read, so that a rejected line is not
+# mistaken for a sequence gap (the line arrived; it was just bad).
 REJECTED_LINE_SCHEMA: dict[str, pl.DataType] = {
     "kind": pl.String(),
     "file": pl.String(),
@@ -59,6 +61,8 @@ REJECTED_LINE_SCHEMA: dict[str, pl.DataType] = {
     "raw": pl.String(),
     "reason": pl.String(),
     "message": pl.String(),
+    "source": pl.String(),
+    "seq": pl.Int64(),
 }
 
 # One input file seen by a run. ``duplicate_of`` names the earlier file with the same
