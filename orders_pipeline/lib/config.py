@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +265,14 @@ def load_settings(path: str | Path | None) -> Settings:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"config file {path} is not valid YAML{where}; fix the syntax") from None
     return settings_from_mapping(raw or {}, source=str(path))
+
+
+def parse_as_of(text: str, timezone: str = "UTC") -> datetime:
+    """Parse an ``--as-of`` timestamp (RFC 3339; without an offset it is read in ``timezone``) to UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    except ValueError:
+        raise ConfigError(f"as-of {text!r} is not a timestamp; use RFC 3339 like 2026-11-20T12:00:00Z") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
+    return value.astimezone(UTC)

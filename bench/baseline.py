@@ -1,0 +1,446 @@
+"""The benchmark baseline: the SPEC's outcome rules written the way a pandas team would.
+
+This is an independent implementation of /work/shared/SPEC.md ("Outcome of an order, as of a
+time" and "Precise rules"), written without looking at the pipeline's own code, so that the
+benchmark can check that both give the same outcome, flags and action for every order.
+
+It is idiomatic pandas, not a strawman: raw lines are parsed once by the standard library's C
+JSON decoder, bad lines are dropped, and every check and rule after that is a vectorised column
+operation, merge, sort or groupby.
+
+Money stays exact: JSON numbers are kept as their literal text (``parse_float=str``,
+``parse_int=str``), and decimal strings become int64 minor units with string operations only
+(split integer and fraction digits, drop trailing fraction zeros, pad to the currency's
+exponent, concatenate the digits, compare against the int64 maximum as text, then cast). No
+value ever goes through a float.
+
+Only what decides outcomes is implemented: JSON Lines (optionally ``.gz``) order and callback
+logs. CSV and provider-native payloads are out of scope for the benchmark.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from orders_pipeline.lib.config import DEFAULT_PROFILES
+from orders_pipeline.lib.money import CURRENCY_EXPONENTS
+
+ORDER_FIELDS = ("order_id", "merchant_id", "provider", "amount", "currency", "created_at")
+CALLBACK_FIELDS = (
+    "order_id",
+    "provider",
+    "status",
+    "amount",
+    "currency",
+    "received_at",
+    "event_time",
+    "callback_id",
+)
+STATUSES = ("success", "failed", "pending", "reversed")
+TERMINAL = ("success", "failed", "reversed")
+
+FLAGS = (
+    "acknowledged",
+    "callback_before_order",
+    "conflicting_submission",
+    "duplicate_callback",
+    "duplicate_submission",
+    "late_callback",
+    "provider_mismatch",
+)
+ACTIONS = {
+    "confirmed": "none",
+    "failed": "none",
+    "pending": "none",
+    "overdue": "query_provider",
+    "missing": "investigate",
+    "amount_mismatch": "review_amount",
+    "conflict": "review_status",
+    "reversed": "refund_review",
+}
+
+_PLAIN_DECIMAL = r"^(\d+)(?:\.(\d+))?$"
+_TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?$"
+_INT64_MAX = str(2**63 - 1)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> None:
+    """JSON has no NaN or Infinity: a line using them is malformed."""
+    raise ValueError(f"not JSON: {name}")
+
+
+_DECODER = json.JSONDecoder(parse_float=str, parse_int=str, parse_constant=_reject_constant)
+
+
+def log_files(root: str | Path) -> list[Path]:
+    """The JSON Lines files under ``root`` in sorted relative-path order, duplicates removed.
+
+    A file whose decompressed content has the same SHA-256 as an earlier one is a re-delivery
+    and is skipped whole.
+    """
+    root = Path(root)
+    candidates = sorted(
+        (p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: p.relative_to(root).as_posix(),
+    )
+    seen: set[str] = set()
+    files = []
+    for path in candidates:
+        if path.name.endswith((".csv", ".csv.gz")):
+            raise NotImplementedError(f"the pandas baseline reads JSON Lines only, not {path}")
+        digest = hashlib.sha256(_read_bytes(path)).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            files.append(path)
+    return files
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The decompressed content of a log file."""
+    return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+
+
+def _parse_line(line: str) -> dict | None:
+    """The line's JSON object, or None when it is not one (malformed JSON, array, scalar)."""
+    try:
+        value = _DECODER.decode(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _decode_lines(data: bytes) -> list[str | None]:
+    """Split file content into text lines (``\\n`` only); None for a line that is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig").split("\n")
+    except UnicodeDecodeError:
+        lines: list[str | None] = []
+        for raw in data.split(b"\n"):
+            try:
+                lines.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                lines.append(None)
+        return lines
+
+
+def read_jsonl(files: Iterable[Path], fields: Sequence[str]) -> tuple[pd.DataFrame, int]:
+    """Parse every non-blank line of ``files`` into a frame of ``fields`` plus ``read_order``.
+
+    Returns the parsed lines and the number of lines dropped as malformed. ``read_order`` counts
+    the non-blank lines of all files in reading order, so "first read" is its minimum.
+    """
+    records: list[dict] = []
+    positions: list[int] = []
+    read_order = 0
+    malformed = 0
+    for path in files:
+        for line in _decode_lines(_read_bytes(path)):
+            if line is not None and not line.strip():
+                continue
+            record = _parse_line(line) if line is not None else None
+            if record is None:
+                malformed += 1
+            else:
+                records.append(record)
+                positions.append(read_order)
+            read_order += 1
+    frame = pd.DataFrame.from_records(records, columns=list(fields)) if records else pd.DataFrame(columns=list(fields))
+    frame["read_order"] = np.asarray(positions, dtype=np.int64)
+    return frame, malformed
+
+
+# --------------------------------------------------------------------------------------------
+# Validating (vectorised)
+# --------------------------------------------------------------------------------------------
+
+
+def _as_text(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A string view of a raw JSON column, and where the value was not text at all.
+
+    Numbers are already their literal text; objects, arrays and booleans make the line bad.
+    """
+    if column.dtype == object:
+        is_other = column.map(lambda v: v is not None and not isinstance(v, str) and v == v)
+        text = column.where(~is_other).astype("str")
+    else:
+        is_other = pd.Series(False, index=column.index)
+        text = column.astype("str")
+    return text, is_other
+
+
+def _present(text: pd.Series) -> pd.Series:
+    """Not absent, not null, not empty or blank."""
+    return text.notna() & (text.str.strip() != "")
+
+
+def amount_to_minor(amount: pd.Series, exponent: pd.Series) -> pd.Series:
+    """Exact decimal text to int64 minor units (nullable); NA where the amount is not allowed.
+
+    Not allowed: not a plain non-negative decimal, more significant decimals than the
+    currency's exponent, an unknown currency (NA exponent), or beyond int64.
+    """
+    parts = amount.str.strip().str.extract(_PLAIN_DECIMAL)
+    whole = parts[0].str.lstrip("0")
+    fraction = parts[1].fillna("").str.rstrip("0")
+    allowed = parts[0].notna() & exponent.notna() & (fraction.str.len() <= exponent.fillna(-1))
+    result = pd.Series(pd.NA, index=amount.index, dtype="Int64")
+    for exp in exponent[allowed].unique():
+        rows = allowed & (exponent == exp)
+        digits = (whole[rows] + fraction[rows].str.pad(int(exp), side="right", fillchar="0")).str.lstrip("0")
+        digits = digits.where(digits != "", "0")
+        fits = (digits.str.len() < 19) | ((digits.str.len() == 19) & (digits <= _INT64_MAX))
+        result[digits[fits].index] = digits[fits].astype("int64")
+    return result
+
+
+def parse_timestamps(text: pd.Series) -> pd.Series:
+    """RFC 3339-like timestamps to UTC; NaT where the text is not one (naive means UTC)."""
+    stripped = text.str.strip()
+    shaped = stripped.str.match(_TIMESTAMP).fillna(False).astype(bool)
+    return pd.to_datetime(stripped.where(shaped), format="ISO8601", utc=True, errors="coerce")
+
+
+def _currency_exponent(currency: pd.Series) -> pd.Series:
+    """The ISO 4217 exponent of each (upper-cased) code; NA when unknown."""
+    return currency.map(CURRENCY_EXPONENTS).astype("Int64")
+
+
+def validate_orders(raw: pd.DataFrame) -> pd.DataFrame:
+    """The landed order lines, typed; every line failing a SPEC rule is dropped."""
+    good = pd.Series(True, index=raw.index)
+    text = {}
+    for name in ORDER_FIELDS:
+        text[name], is_other = _as_text(raw[name])
+        good &= ~is_other & _present(text[name])
+    provider = text["provider"].str.strip().str.lower()
+    currency = text["currency"].str.strip().str.upper()
+    amount_minor = amount_to_minor(text["amount"], _currency_exponent(currency))
+    created_at = parse_timestamps(text["created_at"])
+    good &= amount_minor.notna() & created_at.notna()
+    frame = pd.DataFrame(
+        {
+            "order_id": text["order_id"],
+            "merchant_id": text["merchant_id"],
+            "provider": provider,
+            "amount_minor": amount_minor,
+            "currency": currency,
+            "created_at": created_at,
+            "read_order": raw["read_order"],
+        }
+    )
+    return frame[good.to_numpy()].reset_index(drop=True)
+
+
+def validate_callbacks(raw: pd.DataFrame) -> pd.DataFrame:
+    """The landed callback lines, typed; ``event_time`` defaults to ``received_at``."""
+    good = pd.Series(True, index=raw.index)
+    text, present = {}, {}
+    for name in CALLBACK_FIELDS:
+        text[name], is_other = _as_text(raw[name])
+        good &= ~is_other
+        present[name] = _present(text[name])
+    for name in ("order_id", "provider", "status", "received_at"):
+        good &= present[name]
+    provider = text["provider"].str.strip().str.lower()
+    status = text["status"].str.strip().str.lower()
+    good &= status.isin(STATUSES)
+
+    # Amount and currency: required for success and reversed, validated whenever present.
+    needs_money = status.isin(("success", "reversed"))
+    good &= ~needs_money | (present["amount"] & present["currency"])
+    currency = text["currency"].str.strip().str.upper().where(present["currency"])
+    exponent = _currency_exponent(currency)
+    good &= ~present["currency"] | exponent.notna()
+    # An amount without a currency can only be judged by shape (the largest exponent is 4).
+    amount_minor = amount_to_minor(text["amount"], exponent.fillna(4).where(present["amount"]))
+    good &= ~present["amount"] | amount_minor.notna()
+    amount_minor = amount_minor.where(present["currency"])
+
+    received_at = parse_timestamps(text["received_at"])
+    event_time = parse_timestamps(text["event_time"])
+    good &= received_at.notna() & (~present["event_time"] | event_time.notna())
+    frame = pd.DataFrame(
+        {
+            "order_id": text["order_id"],
+            "provider": provider,
+            "status": status,
+            "amount_minor": amount_minor,
+            "currency": currency,
+            "received_at": received_at,
+            "event_time": event_time.where(present["event_time"], received_at),
+            "callback_id": text["callback_id"].where(present["callback_id"]),
+            "read_order": raw["read_order"],
+        }
+    )
+    return frame[good.to_numpy()].reset_index(drop=True)
+
+
+def load_orders(orders_dir: str | Path) -> pd.DataFrame:
+    """Read and validate every order log under ``orders_dir``."""
+    raw, _ = read_jsonl(log_files(orders_dir), ORDER_FIELDS)
+    return validate_orders(raw)
+
+
+def load_callbacks(callbacks_dir: str | Path) -> pd.DataFrame:
+    """Read and validate every callback log under ``callbacks_dir``."""
+    raw, _ = read_jsonl(log_files(callbacks_dir), CALLBACK_FIELDS)
+    return validate_callbacks(raw)
+
+
+# --------------------------------------------------------------------------------------------
+# Classifying (vectorised)
+# --------------------------------------------------------------------------------------------
+
+
+def _as_utc(value: datetime | str | pd.Timestamp) -> pd.Timestamp:
+    """``as_of`` as a UTC timestamp (naive means UTC)."""
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def canonical_orders(orders: pd.DataFrame, as_of: pd.Timestamp, profiles: dict) -> pd.DataFrame:
+    """One row per order: its canonical submission, submission flags and provider profile."""
+    lines = orders[orders["created_at"] <= as_of].sort_values(["created_at", "read_order"], kind="stable")
+    canon = lines.drop_duplicates("order_id", keep="first").set_index("order_id")
+    canon = canon.drop(columns="read_order")
+    count = lines.groupby("order_id", sort=False).size()
+    variants = (
+        lines.drop_duplicates(["order_id", "merchant_id", "provider", "amount_minor", "currency"])
+        .groupby("order_id", sort=False)
+        .size()
+    )
+    canon["submission_count"] = count.reindex(canon.index)
+    many = canon["submission_count"] > 1
+    distinct = variants.reindex(canon.index)
+    canon["duplicate_submission"] = many & (distinct == 1)
+    canon["conflicting_submission"] = many & (distinct > 1)
+    for setting in ("sla", "retry_horizon"):
+        per_provider = {name: getattr(profile, setting) for name, profile in profiles.items()}
+        known = canon["provider"].map(per_provider)
+        canon[setting] = pd.to_timedelta(known).fillna(per_provider["default"])
+    return canon
+
+
+def merged_callbacks(callbacks: pd.DataFrame, as_of: pd.Timestamp, order_ids: pd.Index) -> pd.DataFrame:
+    """The callbacks each order has as of ``as_of``, re-deliveries merged on ``callback_id``.
+
+    Adds ``deliveries`` (how many lines were merged into the row).
+    """
+    seen = callbacks[(callbacks["received_at"] <= as_of) & callbacks["order_id"].isin(order_ids)]
+    seen = seen.sort_values(["received_at", "read_order"], kind="stable")
+    with_id = seen[seen["callback_id"].notna()]
+    deliveries = with_id.groupby(["order_id", "callback_id"], sort=False).size().rename("deliveries")
+    kept = with_id.drop_duplicates(["order_id", "callback_id"], keep="first")
+    kept = kept.join(deliveries, on=["order_id", "callback_id"])
+    single = seen[seen["callback_id"].isna()].assign(deliveries=1)
+    return pd.concat([kept, single], ignore_index=True)
+
+
+def _any_per_order(mask: pd.Series, order_id: pd.Series, index: pd.Index) -> pd.Series:
+    """Whether ``mask`` holds for at least one row of each order (False for no rows)."""
+    hits = order_id[mask.to_numpy()].unique()
+    return pd.Series(index.isin(hits), index=index)
+
+
+def reconcile_frames(
+    orders: pd.DataFrame,
+    callbacks: pd.DataFrame,
+    as_of: datetime | str | pd.Timestamp,
+    *,
+    profiles: dict | None = None,
+    amount_tolerance_minor: int = 0,
+    clock_skew_allowance: timedelta = timedelta(minutes=5),
+) -> pd.DataFrame:
+    """Outcome, flags and action of every order, from landed order and callback lines."""
+    as_of = _as_utc(as_of)
+    profiles = profiles or DEFAULT_PROFILES
+    canon = canonical_orders(orders, as_of, profiles)
+    cbs = merged_callbacks(callbacks, as_of, canon.index)
+    order_cols = canon[["provider", "created_at", "amount_minor", "currency", "sla"]].add_prefix("order_")
+    cbs = cbs.join(order_cols, on="order_id")
+    index = canon.index
+
+    # Terminal callbacks in (event_time, received_at, read order); position within the order.
+    terminal = cbs[cbs["status"].isin(TERMINAL)].sort_values(["event_time", "received_at", "read_order"], kind="stable")
+    terminal = terminal.assign(position=terminal.groupby("order_id", sort=False).cumcount())
+    by_status = terminal.groupby(["order_id", "status"], sort=False)["position"]
+    first_pos = by_status.min().unstack()
+    last_pos = by_status.max().unstack()
+    for status in TERMINAL:
+        for table in (first_pos, last_pos):
+            if status not in table:
+                table[status] = np.nan
+    first_success = first_pos["success"].reindex(index)
+    conflict = (first_success < last_pos["failed"].reindex(index)).fillna(False)
+    reversed_ = (first_success < last_pos["reversed"].reindex(index)).fillna(False)
+    last = terminal.drop_duplicates("order_id", keep="last").set_index("order_id").reindex(index)
+    has_terminal = last["status"].notna()
+    last_success = (last["status"] == "success").fillna(False)
+    mismatch = last_success & (
+        (last["currency"] != canon["currency"]).fillna(True)
+        | ((last["amount_minor"] - canon["amount_minor"]).abs() > amount_tolerance_minor).fillna(True)
+    )
+
+    age = as_of - canon["created_at"]
+    conditions = [
+        conflict,
+        reversed_,
+        mismatch,
+        last_success,
+        has_terminal,
+        age > canon["retry_horizon"],
+        age > canon["sla"],
+    ]
+    choices = ["conflict", "reversed", "amount_mismatch", "confirmed", "failed", "missing", "overdue"]
+    outcome = pd.Series(np.select([c.to_numpy(dtype=bool) for c in conditions], choices, "pending"), index=index)
+
+    # Flags.
+    same_status = terminal.groupby(["order_id", "status"], sort=False).size()
+    duplicate_callback = _any_per_order(terminal["deliveries"] > 1, terminal["order_id"], index) | pd.Series(
+        index.isin(same_status[same_status > 1].index.get_level_values("order_id")), index=index
+    )
+    first_terminal_received = terminal.groupby("order_id", sort=False)["received_at"].min().reindex(index)
+    flags = {
+        "acknowledged": _any_per_order(cbs["status"] == "pending", cbs["order_id"], index) & ~has_terminal,
+        "callback_before_order": _any_per_order(
+            cbs["event_time"] < cbs["order_created_at"] - clock_skew_allowance, cbs["order_id"], index
+        ),
+        "conflicting_submission": canon["conflicting_submission"],
+        "duplicate_callback": duplicate_callback,
+        "duplicate_submission": canon["duplicate_submission"],
+        "late_callback": (first_terminal_received > canon["created_at"] + canon["sla"]).fillna(False),
+        "provider_mismatch": _any_per_order(cbs["provider"] != cbs["order_provider"], cbs["order_id"], index),
+    }
+    joined = pd.Series("", index=index, dtype=object)
+    for name in FLAGS:
+        joined = joined + np.where(flags[name].to_numpy(dtype=bool), name + ",", "")
+    action = outcome.map(ACTIONS).where(~canon["conflicting_submission"], "review_submission")
+
+    result = pd.DataFrame(
+        {"order_id": index, "outcome": outcome.to_numpy(), "flags": joined.str.rstrip(",").to_numpy(),
+         "action": action.to_numpy()}
+    )
+    return result.sort_values("order_id", ignore_index=True)
+
+
+def reconcile_with_pandas(
+    orders_dir: str | Path, callbacks_dir: str | Path, as_of: datetime | str | pd.Timestamp
+) -> pd.DataFrame:
+    """Read both log directories and return ``order_id, outcome, flags, action`` per order.
+
+    ``flags`` is the sorted flag names joined with ``","`` (empty string for none).
+    """
+    return reconcile_frames(load_orders(orders_dir), load_callbacks(callbacks_dir), as_of)

@@ -1,0 +1,96 @@
+"""Data-quality checks, run before publishing.
+
+Structural rules block: a failure stops the publishing step, so the published warehouse
+stays as it was. Business anomalies (gaps, outages, a high overdue rate) only warn.
+Every result is also written to the work database so the run record can carry it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import dagster as dg
+import duckdb
+
+from orders_pipeline.defs.resources import ReconciliationResource, stage
+from orders_pipeline.lib import structural_checks
+from orders_pipeline.lib.structural_checks import CheckEvidence
+
+LINES_CONSERVED = "lines_conserved"
+ONE_OUTCOME_PER_ORDER = "one_outcome_per_order"
+SUMMARY_TIES_OUT = "summary_ties_out"
+EXCEPTIONS_TIE_OUT = "exceptions_tie_out"
+
+
+def _record(
+    con: duckdb.DuckDBPyConnection, run_id: str, asset: str, name: str, evidence: CheckEvidence, blocking: bool
+) -> None:
+    con.execute("DELETE FROM run_log.check_results WHERE run_id = ? AND check_name = ?", [run_id, name])
+    con.execute(
+        "INSERT INTO run_log.check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            asset,
+            name,
+            evidence.passed,
+            "ERROR" if blocking else "WARN",
+            blocking,
+            json.dumps(evidence.observed, default=str),
+            json.dumps(evidence.failing_sample, default=str),
+            "; ".join(f"{e.expectation}({e.column})" for e in evidence.outcome.failures()),
+        ],
+    )
+
+
+def _blocking_check(asset: str, name: str, evaluate: Callable[[duckdb.DuckDBPyConnection], CheckEvidence], doc: str):
+    @dg.asset_check(asset=asset, name=name, blocking=True, description=doc)
+    def _check(context: dg.AssetCheckExecutionContext, reconciliation: ReconciliationResource) -> dg.AssetCheckResult:
+        with reconciliation.warehouse().work() as con, stage(con, context.run_id, "checks"):
+            evidence = evaluate(con)
+            _record(con, context.run_id, asset, name, evidence, blocking=True)
+        return dg.AssetCheckResult(
+            passed=evidence.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=None if evidence.passed else f"failed: {_failed_summary(evidence)}",
+            metadata={
+                **{k: v for k, v in evidence.observed.items() if isinstance(v, int | float)},
+                "failed_expectations": _failed_summary(evidence) or "none",
+                "failing_sample": dg.MetadataValue.json(evidence.failing_sample),
+            },
+        )
+
+    return _check
+
+
+def _failed_summary(evidence: CheckEvidence) -> str:
+    return "; ".join(
+        f"{e.expectation} on {e.column} (observed {e.observed}, {e.unexpected_count} unexpected)"
+        for e in evidence.outcome.failures()
+    )
+
+
+lines_conserved = _blocking_check(
+    "input_files",
+    LINES_CONSERVED,
+    structural_checks.lines_conserved,
+    "Per input file, lines read = lines landed + lines rejected, and the tables hold exactly those rows.",
+)
+one_outcome_per_order = _blocking_check(
+    "order_outcomes",
+    ONE_OUTCOME_PER_ORDER,
+    structural_checks.one_outcome_per_order,
+    "Every order has exactly one outcome; no null keys; outcomes, actions and flags from the SPEC's sets.",
+)
+summary_ties_out = _blocking_check(
+    "daily_summary",
+    SUMMARY_TIES_OUT,
+    structural_checks.summary_ties_out,
+    "daily_summary counts and amounts add up, per group and outcome, to order_outcomes.",
+)
+exceptions_tie_out = _blocking_check(
+    "exceptions",
+    EXCEPTIONS_TIE_OUT,
+    structural_checks.exceptions_tie_out,
+    "exceptions holds exactly the orders whose action is not none.",
+)

@@ -1,0 +1,62 @@
+"""Finance's tables: the daily summary that ties out, the exceptions queue, and orphan callbacks."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orders_pipeline.defs.resources import ReconciliationResource, run_as_of, stage
+from orders_pipeline.lib import reconciliation as rules
+from orders_pipeline.lib.warehouse import read_table, replace_table
+
+GROUP = "reconciliation"
+
+
+@dg.asset(deps=["order_outcomes"], group_name=GROUP, kinds={"duckdb", "polars"})
+def daily_summary(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource) -> dg.MaterializeResult:
+    """Per order day (UTC), merchant, provider and currency: order count and amount in total and
+    per outcome, plus how many orders carry each flag. Counts add up to the orders, amounts to
+    the order amounts, to the minor unit.
+    """
+    with reconciliation.warehouse().work() as con, stage(con, context.run_id, "classify"):
+        summary = rules.daily_summary(read_table(con, "recon.order_outcomes").lazy()).collect()
+        replace_table(con, "recon.daily_summary", summary)
+    return dg.MaterializeResult(metadata={"dagster/row_count": summary.height})
+
+
+@dg.asset(deps=["order_outcomes"], group_name=GROUP, kinds={"duckdb", "polars"})
+def exceptions(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource) -> dg.MaterializeResult:
+    """The work queue: every order whose action is not ``none``, most urgent first
+    (review_status, review_amount, refund_review, review_submission, investigate, query_provider).
+    """
+    with reconciliation.warehouse().work() as con, stage(con, context.run_id, "classify"):
+        queue = rules.exceptions(read_table(con, "recon.order_outcomes").lazy()).collect()
+        replace_table(con, "recon.exceptions", queue)
+    by_action = queue.group_by("action").len().sort("action")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": queue.height,
+            **{f"action/{a}": int(n) for a, n in by_action.iter_rows()},
+            "preview": dg.MetadataValue.md(_markdown(queue.head(10).select("order_id", "outcome", "action", "age_seconds"))),
+        }
+    )
+
+
+@dg.asset(deps=["order_lines", "callback_lines", "order_outcomes"], group_name=GROUP, kinds={"duckdb", "polars"})
+def orphan_callbacks(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource) -> dg.MaterializeResult:
+    """Callbacks for orders nobody logged (no landed order line at all): lost order logs or
+    foreign traffic. Reported, never dropped.
+    """
+    with reconciliation.warehouse().work() as con, stage(con, context.run_id, "classify"):
+        as_of = run_as_of(con, context.run_id) or reconciliation.resolve_as_of()
+        orphans = rules.orphan_callbacks(
+            read_table(con, "landing.orders").lazy(), read_table(con, "landing.callbacks").lazy(), as_of
+        ).collect()
+        replace_table(con, "recon.orphan_callbacks", orphans)
+    return dg.MaterializeResult(metadata={"dagster/row_count": orphans.height})
+
+
+def _markdown(frame) -> str:
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join([header, rule, *rows])

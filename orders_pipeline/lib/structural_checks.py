@@ -1,0 +1,217 @@
+"""The SPEC's structural rules, each reduced to an exact evidence frame that Great Expectations judges.
+
+Each function takes a DuckDB connection on the work database (tables as the pipeline writes
+them) and returns a :class:`~orders_pipeline.lib.expectations.SuiteOutcome` plus the sample
+rows that explain a failure. The reductions run in DuckDB because they touch every row of
+the biggest tables; Great Expectations then judges the small frame (see ``expectations``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from orders_pipeline.lib import expectations as gx_suites
+from orders_pipeline.lib.schema import ACTION_BY_OUTCOME, ACTIONS, CONFLICTING_SUBMISSION_ACTION, FLAGS, OUTCOMES
+
+
+@dataclass(frozen=True)
+class CheckEvidence:
+    """A suite's verdict plus the offending rows (at most a handful) that explain it."""
+
+    outcome: gx_suites.SuiteOutcome
+    observed: dict[str, Any]
+    failing_sample: list[dict[str, Any]]
+
+    @property
+    def passed(self) -> bool:
+        """Whether every expectation held."""
+        return self.outcome.success
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def _rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    frame = con.execute(query, params or []).pl()
+    return [{k: (str(v) if v is not None and not isinstance(v, int | float | bool | str) else v)
+             for k, v in row.items()} for row in frame.iter_rows(named=True)]
+
+
+def lines_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
+    """Per input file: lines read = lines landed + lines rejected, and the tables hold exactly those rows."""
+    frame = con.execute(
+        """
+        WITH landed AS (
+            SELECT 'orders' AS kind, file, count(*) AS n FROM landing.orders GROUP BY ALL
+            UNION ALL
+            SELECT 'callbacks', file, count(*) FROM landing.callbacks GROUP BY ALL
+        ), rejected AS (
+            SELECT kind, file, count(*) AS n FROM recon.rejected_lines GROUP BY ALL
+        )
+        SELECT f.kind, f.file, f.lines_read,
+               f.lines_landed + f.lines_rejected AS lines_accounted,
+               f.lines_landed, coalesce(l.n, 0) AS rows_in_landing_table,
+               f.lines_rejected, coalesce(r.n, 0) AS rows_in_rejected_lines
+        FROM recon.input_files AS f
+        LEFT JOIN landed AS l USING (kind, file)
+        LEFT JOIN rejected AS r USING (kind, file)
+        ORDER BY f.kind, f.file
+        """
+    ).pl()
+    orphan_rows = con.execute(
+        """
+        SELECT count(*) FROM (
+            SELECT file FROM landing.orders EXCEPT SELECT file FROM recon.input_files WHERE kind = 'orders'
+            UNION ALL
+            SELECT file FROM landing.callbacks EXCEPT SELECT file FROM recon.input_files WHERE kind = 'callbacks'
+        )
+        """
+    ).fetchone()
+    outcome = gx_suites.validate(
+        "input_files_conservation",
+        frame,
+        gx_suites.columns_equal(
+            [
+                ("lines_read", "lines_accounted"),
+                ("lines_landed", "rows_in_landing_table"),
+                ("lines_rejected", "rows_in_rejected_lines"),
+            ]
+        ),
+    )
+    totals = frame.select(pl.col("lines_read", "lines_landed", "lines_rejected").sum()).row(0, named=True)
+    observed = {**{k: int(v or 0) for k, v in totals.items()}, "files": frame.height,
+                "landed_rows_from_unknown_files": int(orphan_rows[0] if orphan_rows else 0)}
+    failing = frame.filter(
+        (pl.col("lines_read") != pl.col("lines_accounted"))
+        | (pl.col("lines_landed") != pl.col("rows_in_landing_table"))
+        | (pl.col("lines_rejected") != pl.col("rows_in_rejected_lines"))
+    ).head(10)
+    passed_extra = observed["landed_rows_from_unknown_files"] == 0
+    if not passed_extra:
+        outcome = gx_suites.SuiteOutcome(outcome.suite, False, outcome.expectations)
+    return CheckEvidence(outcome, observed, failing.to_dicts())
+
+
+def one_outcome_per_order(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
+    """Every order existing as of the run has exactly one outcome row, keyed and typed per SPEC."""
+    violations = con.execute(
+        f"""
+        WITH evaluation AS (SELECT max(as_of) AS as_of FROM recon.order_outcomes),
+        existing AS (
+            SELECT DISTINCT order_id FROM landing.orders, evaluation
+            WHERE created_at <= evaluation.as_of
+        ),
+        keyed AS (SELECT order_id, count(*) AS n FROM recon.order_outcomes GROUP BY order_id)
+        SELECT
+            (SELECT count(*) FROM keyed WHERE n > 1) AS duplicate_order_ids,
+            (SELECT count(*) FROM recon.order_outcomes
+              WHERE order_id IS NULL OR merchant_id IS NULL OR provider IS NULL OR currency IS NULL
+                 OR created_at IS NULL OR outcome IS NULL OR action IS NULL OR flags IS NULL
+                 OR amount_minor IS NULL OR as_of IS NULL) AS null_keys,
+            (SELECT count(*) FROM existing ANTI JOIN keyed USING (order_id)) AS orders_without_outcome,
+            (SELECT count(*) FROM keyed ANTI JOIN existing USING (order_id)) AS outcomes_without_order,
+            (SELECT count(*) FROM recon.order_outcomes
+              WHERE NOT list_contains({_sql_list(OUTCOMES)}, outcome)) AS unknown_outcomes,
+            (SELECT count(*) FROM recon.order_outcomes
+              WHERE NOT list_contains({_sql_list(ACTIONS)}, action)) AS unknown_actions,
+            (SELECT count(*) FROM recon.order_outcomes
+              WHERE NOT list_has_all({_sql_list(FLAGS)}, flags)) AS unknown_flags,
+            (SELECT count(*) FROM recon.order_outcomes WHERE action <> CASE
+                WHEN list_contains(flags, 'conflicting_submission') THEN '{CONFLICTING_SUBMISSION_ACTION}'
+                {" ".join(f"WHEN outcome = '{o}' THEN '{a}'" for o, a in ACTION_BY_OUTCOME.items())}
+                END) AS wrong_actions,
+            (SELECT count(*) FROM recon.order_outcomes
+              WHERE amount_minor < 0 OR callback_amount_minor < 0) AS negative_amounts,
+            (SELECT count(DISTINCT as_of) FROM recon.order_outcomes) AS as_of_values
+        """
+    ).pl()
+    counts = violations.row(0, named=True)
+    outcome = gx_suites.validate(
+        "order_outcomes_structure",
+        violations.drop("as_of_values"),
+        gx_suites.zero_violations([c for c in violations.columns if c != "as_of_values"]),
+    )
+    if counts["as_of_values"] > 1:
+        outcome = gx_suites.SuiteOutcome(outcome.suite, False, outcome.expectations)
+    sample: list[dict[str, Any]] = []
+    if counts["duplicate_order_ids"]:
+        sample += _rows(con, "SELECT order_id, count(*) AS outcome_rows FROM recon.order_outcomes "
+                             "GROUP BY order_id HAVING count(*) > 1 ORDER BY order_id LIMIT 10")
+    if counts["orders_without_outcome"]:
+        sample += _rows(con, "SELECT DISTINCT o.order_id, 'no outcome' AS problem FROM landing.orders o "
+                             "ANTI JOIN recon.order_outcomes r USING (order_id) "
+                             "WHERE o.created_at <= (SELECT max(as_of) FROM recon.order_outcomes) "
+                             "ORDER BY 1 LIMIT 10")
+    return CheckEvidence(outcome, {k: int(v) for k, v in counts.items()}, sample)
+
+
+def summary_ties_out(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
+    """``daily_summary`` counts and amounts add up, per group and per outcome, to ``order_outcomes``."""
+    outcome_counts = " + ".join(f"{o}_count" for o in OUTCOMES)
+    outcome_amounts = " + ".join(f"{o}_amount_minor" for o in OUTCOMES)
+    frame = con.execute(
+        f"""
+        WITH recomputed AS (
+            SELECT CAST(created_at AS DATE) AS order_date, merchant_id, provider, currency,
+                   count(*) AS outcomes_order_count, sum(amount_minor) AS outcomes_amount_minor
+            FROM recon.order_outcomes GROUP BY ALL
+        )
+        SELECT coalesce(s.order_date, r.order_date) AS order_date,
+               coalesce(s.merchant_id, r.merchant_id) AS merchant_id,
+               coalesce(s.provider, r.provider) AS provider,
+               coalesce(s.currency, r.currency) AS currency,
+               coalesce(s.order_count, 0) AS order_count,
+               coalesce({outcome_counts}, 0) AS sum_of_outcome_counts,
+               coalesce(r.outcomes_order_count, 0) AS outcomes_order_count,
+               coalesce(s.amount_minor, 0) AS amount_minor,
+               coalesce({outcome_amounts}, 0) AS sum_of_outcome_amounts,
+               coalesce(r.outcomes_amount_minor, 0) AS outcomes_amount_minor
+        FROM recon.daily_summary AS s
+        FULL JOIN recomputed AS r
+          ON s.order_date = r.order_date AND s.merchant_id = r.merchant_id
+         AND s.provider = r.provider AND s.currency = r.currency
+        ORDER BY ALL
+        """
+    ).pl()
+    outcome = gx_suites.validate(
+        "daily_summary_tie_out",
+        frame,
+        gx_suites.columns_equal(
+            [
+                ("order_count", "sum_of_outcome_counts"),
+                ("order_count", "outcomes_order_count"),
+                ("amount_minor", "sum_of_outcome_amounts"),
+                ("amount_minor", "outcomes_amount_minor"),
+            ]
+        ),
+    )
+    failing = frame.filter(
+        (pl.col("order_count") != pl.col("sum_of_outcome_counts"))
+        | (pl.col("order_count") != pl.col("outcomes_order_count"))
+        | (pl.col("amount_minor") != pl.col("sum_of_outcome_amounts"))
+        | (pl.col("amount_minor") != pl.col("outcomes_amount_minor"))
+    ).head(10)
+    totals = frame.select(pl.col("order_count", "amount_minor").sum()).row(0, named=True)
+    return CheckEvidence(outcome, {"groups": frame.height, **{k: int(v or 0) for k, v in totals.items()}},
+                         failing.with_columns(pl.col("order_date").cast(pl.String)).to_dicts())
+
+
+def exceptions_tie_out(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
+    """``exceptions`` holds exactly the orders whose action is not ``none``, each once."""
+    frame = con.execute(
+        """
+        SELECT
+          (SELECT count(*) FROM (SELECT order_id FROM recon.order_outcomes WHERE action <> 'none'
+                                 EXCEPT ALL SELECT order_id FROM recon.exceptions)) AS missing_from_exceptions,
+          (SELECT count(*) FROM (SELECT order_id FROM recon.exceptions
+                                 EXCEPT ALL SELECT order_id FROM recon.order_outcomes WHERE action <> 'none'))
+              AS unexpected_in_exceptions
+        """
+    ).pl()
+    outcome = gx_suites.validate("exceptions_tie_out", frame, gx_suites.zero_violations(frame.columns))
+    return CheckEvidence(outcome, {k: int(v) for k, v in frame.row(0, named=True).items()}, [])
