@@ -31,9 +31,12 @@ def reconciliation_resource_from_env() -> ReconciliationResource:
     )
 
 
-def build_definitions(resource: ReconciliationResource | None = None) -> dg.Definitions:
-    """All definitions, with the given reconciliation resource (the CLI passes its own)."""
+def build_definitions(
+    resource: ReconciliationResource | None = None, loggers: dict[str, dg.LoggerDefinition] | None = None
+) -> dg.Definitions:
+    """All definitions, with the given reconciliation resource (the CLI passes its own, and a quieter logger)."""
     return dg.Definitions(
+        loggers=loggers,
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=dg.load_asset_checks_from_modules([quality_checks]),
         jobs=[jobs.reconcile_job],

@@ -1,0 +1,218 @@
+"""``orders-pipeline``: reconcile logs into the warehouse, generate test logs, and inspect results.
+
+Every error a user can cause (bad path, bad config, bad timestamp, unwritable warehouse)
+prints one line on stderr that says what is wrong and how to fix it, and exits 2. A failed
+blocking data-quality check exits 1 and names the check; the warehouse is then unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or EXIT_OK)
+    except UserError as exc:
+        print(f"orders-pipeline: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("orders-pipeline: interrupted; the published warehouse is unchanged", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orders-pipeline",
+        description="Reconcile platform orders against provider callbacks and publish reconciliation tables.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    reconcile = commands.add_parser(
+        "reconcile", help="ingest logs, classify every order, check and publish the warehouse"
+    )
+    reconcile.add_argument("--orders", required=True, help="order log file or directory (.jsonl/.csv, optionally .gz)")
+    reconcile.add_argument("--callbacks", required=True, help="callback log file or directory")
+    reconcile.add_argument("--warehouse", default=None, help="DuckDB file to publish (default data/warehouse.duckdb)")
+    reconcile.add_argument("--as-of", default=None, help="evaluate as of this RFC 3339 time (default: now)")
+    reconcile.add_argument("--config", default=None, help="YAML config: provider profiles, tolerances, thresholds")
+    reconcile.add_argument("--quiet", action="store_true", help="print only the summary")
+    reconcile.set_defaults(handler=_reconcile)
+
+    generate = commands.add_parser("generate", help="write a deterministic, realistic corpus of order/callback logs")
+    generate.add_argument("--orders", type=int, required=True, help="number of orders")
+    generate.add_argument("--seed", type=int, default=1, help="random seed (same seed, same bytes)")
+    generate.add_argument("--out", required=True, help="output directory (gets orders/ and callbacks/)")
+    generate.set_defaults(handler=_generate)
+    return parser
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from orders_pipeline.lib.config import ConfigError, load_settings, parse_as_of
+    from orders_pipeline.lib.ingestion import InputError, discover_files
+    from orders_pipeline.lib.schema import CALLBACKS, ORDERS
+    from orders_pipeline.lib.warehouse import Warehouse, WarehouseError
+
+    # Pre-flight: every mistake a user can make is caught here, before Dagster starts.
+    try:
+        settings = load_settings(args.config)
+        as_of = parse_as_of(args.as_of, settings.timezone) if args.as_of else None
+        order_files = discover_files(args.orders, ORDERS)
+        callback_files = discover_files(args.callbacks, CALLBACKS)
+        warehouse = Warehouse.at(args.warehouse or _default_warehouse())
+    except (ConfigError, InputError, WarehouseError) as exc:
+        raise UserError(str(exc)) from None
+    if not order_files:
+        print(f"warning: no order log files under {args.orders}", file=sys.stderr)
+    if not callback_files:
+        print(f"warning: no callback log files under {args.callbacks}", file=sys.stderr)
+
+    from orders_pipeline.defs.resources import ReconciliationResource
+
+    resource = ReconciliationResource(
+        orders_path=str(Path(args.orders).resolve()),
+        callbacks_path=str(Path(args.callbacks).resolve()),
+        warehouse_path=str(warehouse.path),
+        config_file=str(Path(args.config).resolve()) if args.config else None,
+        as_of=as_of.isoformat() if as_of else None,
+    )
+    if not args.quiet:
+        print(
+            f"reconciling {len(order_files)} order file(s) and {len(callback_files)} callback file(s)"
+            f" as of {as_of.isoformat() if as_of else 'now'} into {warehouse.path}",
+            file=sys.stderr,
+        )
+    outcome = run_reconcile_job(resource, progress=not args.quiet)
+    if outcome.error:
+        print(f"orders-pipeline: error: {outcome.error}", file=sys.stderr)
+        return EXIT_CHECK_FAILED if outcome.failed_checks else EXIT_USAGE
+    from orders_pipeline.lib.report import summary_text
+
+    print(summary_text(warehouse.path))
+    return EXIT_OK
+
+
+class JobOutcome:
+    """What the CLI needs from a finished run: an error line, and the blocking checks that failed."""
+
+    def __init__(self, error: str | None, failed_checks: list[str]) -> None:
+        self.error = error
+        self.failed_checks = failed_checks
+
+
+def run_reconcile_job(resource, progress: bool = True, instance=None) -> JobOutcome:  # noqa: ANN001
+    """Run ``reconcile_job`` in this process and translate its result for the command line."""
+    import dagster as dg
+
+    from orders_pipeline.definitions import build_definitions
+
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    defs = build_definitions(resource, loggers={"progress": _progress_logger(progress)})
+    job = defs.resolve_job_def("reconcile_job")
+    if instance is None:
+        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    failed_checks = [
+        f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    if failed_checks:
+        return JobOutcome(
+            f"blocking data-quality check failed: {', '.join(failed_checks)}; the warehouse was not changed "
+            "(see the check's failing sample in the Dagster UI or recon.runs)",
+            failed_checks,
+        )
+    failures = result.get_step_failure_events()
+    if failures:
+        error = failures[0].step_failure_data.error
+        message = error.message.strip().splitlines()[-1] if error else "a step failed"
+        return JobOutcome(f"{failures[0].step_key} failed: {message}; the warehouse was not changed", [])
+    if not result.success:
+        return JobOutcome("the run did not complete; the warehouse was not changed", [])
+    return JobOutcome(None, [])
+
+
+def _progress_logger(enabled: bool):  # noqa: ANN202
+    """A Dagster logger that prints one line per finished step instead of Dagster's verbose log."""
+    import dagster as dg
+
+    class _StepProgress(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.started: dict[str, float] = {}
+
+        def emit(self, record: logging.LogRecord) -> None:
+            meta = getattr(record, "dagster_meta", None) or {}
+            event = meta.get("dagster_event")
+            if not enabled or event is None or not event.step_key:
+                return
+            kind = event.event_type_value
+            if kind == "STEP_START":
+                self.started[event.step_key] = time.perf_counter()
+            elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
+                took = time.perf_counter() - self.started.get(event.step_key, time.perf_counter())
+                mark = {"STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}[kind]
+                print(f"  {mark:7} {event.step_key} ({took:.1f}s)", file=sys.stderr, flush=True)
+
+    @dg.logger(description="one line per finished step")
+    def progress(_init_context):  # noqa: ANN001, ANN202
+        logger = logging.Logger("orders_pipeline.progress", level=logging.DEBUG)
+        logger.addHandler(_StepProgress())
+        return logger
+
+    return progress
+
+
+def _default_warehouse() -> Path:
+    from orders_pipeline.defs.resources import DEFAULT_WAREHOUSE
+
+    return DEFAULT_WAREHOUSE
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from orders_pipeline.lib.generator import generate_corpus
+
+    if args.orders < 1:
+        raise UserError("--orders must be at least 1")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a directory; choose a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {out}: {exc.strerror}") from None
+    corpus = generate_corpus(args.orders, args.seed, out)
+    print(
+        f"wrote {corpus.order_lines} order lines and {corpus.callback_lines} callback lines "
+        f"in {len(corpus.files)} files under {out}",
+        file=sys.stderr,
+    )
+    print(_iso(corpus.as_of))
+    return EXIT_OK
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
