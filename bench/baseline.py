@@ -334,12 +334,13 @@ def canonical_orders(orders: pd.DataFrame, as_of: pd.Timestamp, profiles: dict) 
     return canon
 
 
-def merged_callbacks(callbacks: pd.DataFrame, as_of: pd.Timestamp, order_ids: pd.Index) -> pd.DataFrame:
+def merged_callbacks(callbacks: pd.DataFrame, as_of: pd.Timestamp, orders: pd.DataFrame) -> pd.DataFrame:
     """The callbacks each order has as of ``as_of``, re-deliveries merged on ``callback_id``.
 
-    Adds ``deliveries`` (how many lines were merged into the row).
+    Joins the columns of ``orders`` (indexed by order_id; callbacks of no order are dropped)
+    and adds ``deliveries`` (how many lines were merged into the row).
     """
-    seen = callbacks[(callbacks["received_at"] <= as_of) & callbacks["order_id"].isin(order_ids)]
+    seen = callbacks[callbacks["received_at"] <= as_of].join(orders, on="order_id", how="inner")
     seen = seen.sort_values(["received_at", "read_order"], kind="stable")
     with_id = seen[seen["callback_id"].notna()]
     deliveries = with_id.groupby(["order_id", "callback_id"], sort=False).size().rename("deliveries")
@@ -351,8 +352,7 @@ def merged_callbacks(callbacks: pd.DataFrame, as_of: pd.Timestamp, order_ids: pd
 
 def _any_per_order(mask: pd.Series, order_id: pd.Series, index: pd.Index) -> pd.Series:
     """Whether ``mask`` holds for at least one row of each order (False for no rows)."""
-    hits = order_id[mask.to_numpy()].unique()
-    return pd.Series(index.isin(hits), index=index)
+    return mask.groupby(order_id.to_numpy(), sort=False).any().reindex(index, fill_value=False)
 
 
 def reconcile_frames(
@@ -368,9 +368,8 @@ def reconcile_frames(
     as_of = _as_utc(as_of)
     profiles = profiles or DEFAULT_PROFILES
     canon = canonical_orders(orders, as_of, profiles)
-    cbs = merged_callbacks(callbacks, as_of, canon.index)
-    order_cols = canon[["provider", "created_at", "amount_minor", "currency", "sla"]].add_prefix("order_")
-    cbs = cbs.join(order_cols, on="order_id")
+    order_cols = canon[["provider", "created_at"]].add_prefix("order_")
+    cbs = merged_callbacks(callbacks, as_of, order_cols)
     index = canon.index
 
     # Terminal callbacks in (event_time, received_at, read order); position within the order.
@@ -408,9 +407,9 @@ def reconcile_frames(
     outcome = pd.Series(np.select([c.to_numpy(dtype=bool) for c in conditions], choices, "pending"), index=index)
 
     # Flags.
-    same_status = terminal.groupby(["order_id", "status"], sort=False).size()
-    duplicate_callback = _any_per_order(terminal["deliveries"] > 1, terminal["order_id"], index) | pd.Series(
-        index.isin(same_status[same_status > 1].index.get_level_values("order_id")), index=index
+    same_status = terminal.groupby(["order_id", "status"], sort=False)["position"].transform("size")
+    duplicate_callback = _any_per_order(
+        (terminal["deliveries"] > 1) | (same_status > 1), terminal["order_id"], index
     )
     first_terminal_received = terminal.groupby("order_id", sort=False)["received_at"].min().reindex(index)
     flags = {
