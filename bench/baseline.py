@@ -303,6 +303,9 @@ def load_callbacks(callbacks_dir: str | Path) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # Classifying (vectorised)
 # --------------------------------------------------------------------------------------------
+#
+# Orders are numbered 0..n-1 once (``key``), so that every later groupby, join and alignment is on
+# integers rather than re-hashing the order_id strings: the usual pandas advice for big keys.
 
 
 def _as_utc(value: datetime | str | pd.Timestamp) -> pd.Timestamp:
@@ -312,21 +315,20 @@ def _as_utc(value: datetime | str | pd.Timestamp) -> pd.Timestamp:
 
 
 def canonical_orders(orders: pd.DataFrame, as_of: pd.Timestamp, profiles: dict) -> pd.DataFrame:
-    """One row per order: its canonical submission, submission flags and provider profile."""
+    """One row per order (index ``key`` = 0..n-1): canonical submission, submission flags, profile."""
     lines = orders[orders["created_at"] <= as_of].sort_values(["created_at", "read_order"], kind="stable")
-    canon = lines.drop_duplicates("order_id", keep="first").set_index("order_id")
+    keys, order_ids = pd.factorize(lines["order_id"])
+    lines = lines.assign(key=keys)
+    canon = lines.drop_duplicates("key", keep="first").set_index("key").sort_index()
     canon = canon.drop(columns="read_order")
-    count = lines.groupby("order_id", sort=False).size()
+    count = lines.groupby("key").size()
     variants = (
-        lines.drop_duplicates(["order_id", "merchant_id", "provider", "amount_minor", "currency"])
-        .groupby("order_id", sort=False)
-        .size()
+        lines.drop_duplicates(["key", "merchant_id", "provider", "amount_minor", "currency"]).groupby("key").size()
     )
-    canon["submission_count"] = count.reindex(canon.index)
+    canon["submission_count"] = count
     many = canon["submission_count"] > 1
-    distinct = variants.reindex(canon.index)
-    canon["duplicate_submission"] = many & (distinct == 1)
-    canon["conflicting_submission"] = many & (distinct > 1)
+    canon["duplicate_submission"] = many & (variants == 1)
+    canon["conflicting_submission"] = many & (variants > 1)
     for setting in ("sla", "retry_horizon"):
         per_provider = {name: getattr(profile, setting) for name, profile in profiles.items()}
         known = canon["provider"].map(per_provider)
@@ -334,25 +336,34 @@ def canonical_orders(orders: pd.DataFrame, as_of: pd.Timestamp, profiles: dict) 
     return canon
 
 
-def merged_callbacks(callbacks: pd.DataFrame, as_of: pd.Timestamp, orders: pd.DataFrame) -> pd.DataFrame:
+def merged_callbacks(callbacks: pd.DataFrame, as_of: pd.Timestamp, canon: pd.DataFrame) -> pd.DataFrame:
     """The callbacks each order has as of ``as_of``, re-deliveries merged on ``callback_id``.
 
-    Joins the columns of ``orders`` (indexed by order_id; callbacks of no order are dropped)
-    and adds ``deliveries`` (how many lines were merged into the row).
+    Adds the order's ``key``, ``order_provider`` and ``order_created_at`` (callbacks of no order
+    are dropped) and ``deliveries`` (how many lines were merged into the row).
     """
-    seen = callbacks[callbacks["received_at"] <= as_of].join(orders, on="order_id", how="inner")
+    seen = callbacks[callbacks["received_at"] <= as_of]
+    key = pd.Index(canon["order_id"]).get_indexer(seen["order_id"])
+    seen = seen[key >= 0].assign(key=key[key >= 0])
+    seen = seen.join(canon[["provider", "created_at"]].add_prefix("order_"), on="key")
     seen = seen.sort_values(["received_at", "read_order"], kind="stable")
     with_id = seen[seen["callback_id"].notna()]
-    deliveries = with_id.groupby(["order_id", "callback_id"], sort=False).size().rename("deliveries")
-    kept = with_id.drop_duplicates(["order_id", "callback_id"], keep="first")
-    kept = kept.join(deliveries, on=["order_id", "callback_id"])
+    deliveries = with_id.groupby(["key", "callback_id"], sort=False)["read_order"].transform("size")
+    kept = with_id.assign(deliveries=deliveries).drop_duplicates(["key", "callback_id"], keep="first")
     single = seen[seen["callback_id"].isna()].assign(deliveries=1)
     return pd.concat([kept, single], ignore_index=True)
 
 
-def _any_per_order(mask: pd.Series, order_id: pd.Series, index: pd.Index) -> pd.Series:
-    """Whether ``mask`` holds for at least one row of each order (False for no rows)."""
-    return mask.groupby(order_id.to_numpy(), sort=False).any().reindex(index, fill_value=False)
+def _any_per_order(mask: pd.Series, key: pd.Series, n_orders: int) -> np.ndarray:
+    """Whether ``mask`` holds for at least one row of each order (False for an order with no rows)."""
+    hit = np.zeros(n_orders, dtype=bool)
+    hit[key.to_numpy()[mask.to_numpy(dtype=bool)]] = True
+    return hit
+
+
+def _per_order(values: pd.Series, n_orders: int) -> pd.Series:
+    """A per-order aggregate (indexed by ``key``) aligned on all orders, NaN where absent."""
+    return values.reindex(pd.RangeIndex(n_orders))
 
 
 def reconcile_frames(
@@ -368,30 +379,24 @@ def reconcile_frames(
     as_of = _as_utc(as_of)
     profiles = profiles or DEFAULT_PROFILES
     canon = canonical_orders(orders, as_of, profiles)
-    order_cols = canon[["provider", "created_at"]].add_prefix("order_")
-    cbs = merged_callbacks(callbacks, as_of, order_cols)
-    index = canon.index
+    n = len(canon)
+    cbs = merged_callbacks(callbacks, as_of, canon)
 
     # Terminal callbacks in (event_time, received_at, read order); position within the order.
     terminal = cbs[cbs["status"].isin(TERMINAL)].sort_values(["event_time", "received_at", "read_order"], kind="stable")
-    terminal = terminal.assign(position=terminal.groupby("order_id", sort=False).cumcount())
-    by_status = terminal.groupby(["order_id", "status"], sort=False)["position"]
-    first_pos = by_status.min().unstack()
-    last_pos = by_status.max().unstack()
-    for status in TERMINAL:
-        for table in (first_pos, last_pos):
-            if status not in table:
-                table[status] = np.nan
-    first_success = first_pos["success"].reindex(index)
-    conflict = (first_success < last_pos["failed"].reindex(index)).fillna(False)
-    reversed_ = (first_success < last_pos["reversed"].reindex(index)).fillna(False)
-    last = terminal.drop_duplicates("order_id", keep="last").set_index("order_id").reindex(index)
-    has_terminal = last["status"].notna()
-    last_success = (last["status"] == "success").fillna(False)
-    mismatch = last_success & (
-        (last["currency"] != canon["currency"]).fillna(True)
-        | ((last["amount_minor"] - canon["amount_minor"]).abs() > amount_tolerance_minor).fillna(True)
-    )
+    terminal = terminal.assign(position=terminal.groupby("key").cumcount())
+    positions = terminal.groupby(["key", "status"])["position"]
+    first_pos = positions.min().unstack().reindex(columns=list(TERMINAL))
+    last_pos = positions.max().unstack().reindex(columns=list(TERMINAL))
+    first_success = _per_order(first_pos["success"], n)
+    conflict = (first_success < _per_order(last_pos["failed"], n)).to_numpy()
+    reversed_ = (first_success < _per_order(last_pos["reversed"], n)).to_numpy()
+    last = terminal.drop_duplicates("key", keep="last").set_index("key").reindex(pd.RangeIndex(n))
+    has_terminal = last["status"].notna().to_numpy()
+    last_success = (last["status"] == "success").fillna(False).to_numpy(dtype=bool)
+    other_currency = (last["currency"] != canon["currency"]).fillna(True)
+    too_far = ((last["amount_minor"] - canon["amount_minor"]).abs() > amount_tolerance_minor).fillna(True)
+    mismatch = last_success & (other_currency | too_far).to_numpy(dtype=bool)
 
     age = as_of - canon["created_at"]
     conditions = [
@@ -400,37 +405,39 @@ def reconcile_frames(
         mismatch,
         last_success,
         has_terminal,
-        age > canon["retry_horizon"],
-        age > canon["sla"],
+        (age > canon["retry_horizon"]).to_numpy(),
+        (age > canon["sla"]).to_numpy(),
     ]
     choices = ["conflict", "reversed", "amount_mismatch", "confirmed", "failed", "missing", "overdue"]
-    outcome = pd.Series(np.select([c.to_numpy(dtype=bool) for c in conditions], choices, "pending"), index=index)
+    outcome = pd.Series(np.select(conditions, choices, "pending"))
 
     # Flags.
-    same_status = terminal.groupby(["order_id", "status"], sort=False)["position"].transform("size")
-    duplicate_callback = _any_per_order(
-        (terminal["deliveries"] > 1) | (same_status > 1), terminal["order_id"], index
-    )
-    first_terminal_received = terminal.groupby("order_id", sort=False)["received_at"].min().reindex(index)
+    same_status = terminal.groupby(["key", "status"])["position"].transform("size")
+    first_terminal_received = _per_order(terminal.groupby("key")["received_at"].min(), n)
+    before_order = cbs["event_time"] < cbs["order_created_at"] - clock_skew_allowance
     flags = {
-        "acknowledged": _any_per_order(cbs["status"] == "pending", cbs["order_id"], index) & ~has_terminal,
-        "callback_before_order": _any_per_order(
-            cbs["event_time"] < cbs["order_created_at"] - clock_skew_allowance, cbs["order_id"], index
+        "acknowledged": _any_per_order(cbs["status"] == "pending", cbs["key"], n) & ~has_terminal,
+        "callback_before_order": _any_per_order(before_order, cbs["key"], n),
+        "conflicting_submission": canon["conflicting_submission"].to_numpy(),
+        "duplicate_callback": _any_per_order(
+            (terminal["deliveries"] > 1) | (same_status > 1), terminal["key"], n
         ),
-        "conflicting_submission": canon["conflicting_submission"],
-        "duplicate_callback": duplicate_callback,
-        "duplicate_submission": canon["duplicate_submission"],
-        "late_callback": (first_terminal_received > canon["created_at"] + canon["sla"]).fillna(False),
-        "provider_mismatch": _any_per_order(cbs["provider"] != cbs["order_provider"], cbs["order_id"], index),
+        "duplicate_submission": canon["duplicate_submission"].to_numpy(),
+        "late_callback": (first_terminal_received > canon["created_at"] + canon["sla"]).to_numpy(),
+        "provider_mismatch": _any_per_order(cbs["provider"] != cbs["order_provider"], cbs["key"], n),
     }
-    joined = pd.Series("", index=index, dtype=object)
+    joined = pd.Series("", index=pd.RangeIndex(n), dtype=object)
     for name in FLAGS:
-        joined = joined + np.where(flags[name].to_numpy(dtype=bool), name + ",", "")
+        joined = joined + np.where(flags[name], name + ",", "")
     action = outcome.map(ACTIONS).where(~canon["conflicting_submission"], "review_submission")
 
     result = pd.DataFrame(
-        {"order_id": index, "outcome": outcome.to_numpy(), "flags": joined.str.rstrip(",").to_numpy(),
-         "action": action.to_numpy()}
+        {
+            "order_id": canon["order_id"].to_numpy(),
+            "outcome": outcome.to_numpy(),
+            "flags": joined.str.rstrip(",").to_numpy(),
+            "action": action.to_numpy(),
+        }
     )
     return result.sort_values("order_id", ignore_index=True)
 

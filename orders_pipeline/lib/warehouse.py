@@ -46,6 +46,7 @@ PUBLISHED_TABLES = (
     "callback_outages",
     "rejected_lines",
     "input_files",
+    "quality_alerts",
 )
 
 RUNS_DDL = """
@@ -278,3 +279,33 @@ def _fsync(path: Path) -> None:
 def empty_outcomes() -> pl.DataFrame:
     """A zero-row ``order_outcomes`` frame (the shape a run with no orders publishes)."""
     return pl.DataFrame(schema=ORDER_OUTCOME_SCHEMA)
+
+
+def record_check(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    asset: str,
+    name: str,
+    *,
+    passed: bool,
+    blocking: bool,
+    observed: dict[str, Any],
+    failing: list[Any],
+    description: str = "",
+) -> None:
+    """Remember a check's result for this run (carried into ``runs.check_results``)."""
+    con.execute("DELETE FROM run_log.check_results WHERE run_id = ? AND check_name = ?", [run_id, name])
+    con.execute(
+        "INSERT INTO run_log.check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            asset,
+            name,
+            passed,
+            "ERROR" if blocking else "WARN",
+            blocking,
+            json.dumps(observed, default=str, sort_keys=True),
+            json.dumps(failing, default=str),
+            description,
+        ],
+    )

@@ -19,6 +19,7 @@ PUBLISHED_DEPS = [
     "orphan_callbacks",
     "log_gaps",
     "callback_outages",
+    "quality_alerts",
 ]
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import dagster as dg
+import polars as pl
 
 from orders_pipeline.defs.resources import ReconciliationResource, run_as_of, stage
-from orders_pipeline.lib import log_quality
-from orders_pipeline.lib.warehouse import read_table, replace_table
+from orders_pipeline.lib import alerts, log_quality
+from orders_pipeline.lib.warehouse import read_table, record_check, replace_table
 
 GROUP = "quality"
 
@@ -42,3 +45,70 @@ def callback_outages(context: dg.AssetExecutionContext, reconciliation: Reconcil
         ).collect()
         replace_table(con, "recon.callback_outages", outages)
     return dg.MaterializeResult(metadata={"dagster/row_count": outages.height})
+
+
+THRESHOLD_CHECKS = ("overdue_rate", "orphan_rate", "missing_amount", "callback_outages", "sequence_gaps")
+
+
+@dg.asset(
+    deps=["order_outcomes", "orphan_callbacks", "log_gaps", "callback_outages"],
+    group_name=GROUP,
+    kinds={"duckdb"},
+    check_specs=[dg.AssetCheckSpec(name, asset="quality_alerts") for name in THRESHOLD_CHECKS],
+)
+def quality_alerts(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource):
+    """Business-anomaly thresholds (overdue rate, missing amount per currency, orphan rate,
+    outages, sequence gaps): each breach is a WARN check and an alert to the configured sinks
+    (run log, JSON file, webhook). Never blocks publishing.
+    """
+    settings = reconciliation.settings()
+    with reconciliation.warehouse().work() as con, stage(con, context.run_id, "checks"):
+        as_of = run_as_of(con, context.run_id) or reconciliation.resolve_as_of()
+        outcomes = read_table(con, "recon.order_outcomes").select("outcome", "currency", "amount_minor",
+                                                                  "callback_count")
+        orphans = con.execute("SELECT count(*) FROM recon.orphan_callbacks").fetchone()[0]
+        measurements = alerts.measure(
+            outcomes,
+            orphans=int(orphans),
+            effective_callbacks=int(outcomes["callback_count"].sum() or 0) + int(orphans),
+            gaps=read_table(con, "recon.log_gaps"),
+            outages=read_table(con, "recon.callback_outages"),
+        )
+        results = alerts.judge(measurements, settings.alerts)
+        replace_table(con, "recon.quality_alerts", _alerts_frame(results, as_of))
+        failed_sinks = alerts.send([r for r in results if not r.passed], settings.alerts, context.run_id, as_of,
+                                   context.log)
+        for check in THRESHOLD_CHECKS:
+            mine = [r for r in results if r.name == check or (check == "missing_amount" and
+                                                              r.name.startswith("missing_amount_minor_"))]
+            record_check(con, context.run_id, "quality_alerts", check, passed=all(r.passed for r in mine),
+                         blocking=False, observed={r.name: r.observed for r in mine},
+                         failing=[asdict(r) for r in mine if not r.passed])
+    yield dg.MaterializeResult(
+        metadata={"breaches": sum(not r.passed for r in results), "failed_sinks": ", ".join(failed_sinks) or "none"}
+    )
+    for check in THRESHOLD_CHECKS:
+        mine = [r for r in results if r.name == check or (check == "missing_amount" and
+                                                          r.name.startswith("missing_amount_minor_"))]
+        yield dg.AssetCheckResult(
+            check_name=check,
+            passed=all(r.passed for r in mine),
+            severity=dg.AssetCheckSeverity.WARN,
+            description="; ".join(r.message for r in mine) or "threshold disabled in config",
+            metadata={r.name: r.observed for r in mine if isinstance(r.observed, int | float)},
+        )
+
+
+def _alerts_frame(results: list[alerts.ThresholdResult], as_of) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "as_of": [as_of] * len(results),
+            "threshold": [r.name for r in results],
+            "breached": [not r.passed for r in results],
+            "observed": [str(r.observed) for r in results],
+            "limit": [str(r.threshold) for r in results],
+            "message": [r.message for r in results],
+        },
+        schema={"as_of": pl.Datetime("us", "UTC"), "threshold": pl.String, "breached": pl.Boolean,
+                "observed": pl.String, "limit": pl.String, "message": pl.String},
+    )

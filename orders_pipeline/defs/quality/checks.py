@@ -7,7 +7,6 @@ Every result is also written to the work database so the run record can carry it
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import dagster as dg
@@ -16,6 +15,7 @@ import duckdb
 from orders_pipeline.defs.resources import ReconciliationResource, stage
 from orders_pipeline.lib import structural_checks
 from orders_pipeline.lib.structural_checks import CheckEvidence
+from orders_pipeline.lib.warehouse import record_check
 
 LINES_CONSERVED = "lines_conserved"
 ONE_OUTCOME_PER_ORDER = "one_outcome_per_order"
@@ -23,32 +23,22 @@ SUMMARY_TIES_OUT = "summary_ties_out"
 EXCEPTIONS_TIE_OUT = "exceptions_tie_out"
 
 
-def _record(
-    con: duckdb.DuckDBPyConnection, run_id: str, asset: str, name: str, evidence: CheckEvidence, blocking: bool
-) -> None:
-    con.execute("DELETE FROM run_log.check_results WHERE run_id = ? AND check_name = ?", [run_id, name])
-    con.execute(
-        "INSERT INTO run_log.check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            run_id,
-            asset,
-            name,
-            evidence.passed,
-            "ERROR" if blocking else "WARN",
-            blocking,
-            json.dumps(evidence.observed, default=str),
-            json.dumps(evidence.failing_sample, default=str),
-            "; ".join(f"{e.expectation}({e.column})" for e in evidence.outcome.failures()),
-        ],
-    )
-
-
 def _blocking_check(asset: str, name: str, evaluate: Callable[[duckdb.DuckDBPyConnection], CheckEvidence], doc: str):
     @dg.asset_check(asset=asset, name=name, blocking=True, description=doc)
     def _check(context: dg.AssetCheckExecutionContext, reconciliation: ReconciliationResource) -> dg.AssetCheckResult:
         with reconciliation.warehouse().work() as con, stage(con, context.run_id, "checks"):
             evidence = evaluate(con)
-            _record(con, context.run_id, asset, name, evidence, blocking=True)
+            record_check(
+                con,
+                context.run_id,
+                asset,
+                name,
+                passed=evidence.passed,
+                blocking=True,
+                observed=evidence.observed,
+                failing=evidence.failing_sample,
+                description=_failed_summary(evidence),
+            )
         return dg.AssetCheckResult(
             passed=evidence.passed,
             severity=dg.AssetCheckSeverity.ERROR,
