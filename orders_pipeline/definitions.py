@@ -7,6 +7,7 @@ import os
 import dagster as dg
 
 from orders_pipeline.defs import jobs
+from orders_pipeline.defs.automation import schedules, sensors
 from orders_pipeline.defs.ingestion import assets as ingestion_assets
 from orders_pipeline.defs.outcomes import assets as outcome_assets
 from orders_pipeline.defs.publishing import assets as publishing_assets
@@ -40,6 +41,8 @@ def build_definitions(
         assets=dg.load_assets_from_modules(ASSET_MODULES),
         asset_checks=dg.load_asset_checks_from_modules([quality_checks]),
         jobs=[jobs.reconcile_job],
+        schedules=[schedules.daily_reconcile_schedule, schedules.hourly_reconcile_schedule],
+        sensors=[sensors.new_log_files_sensor],
         resources={"reconciliation": resource or reconciliation_resource_from_env()},
     )
 
