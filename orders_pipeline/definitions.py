@@ -1,6 +1,5 @@
 """The Dagster code location: every asset, check, job and schedule of the pipeline."""
 
-from __future__ import annotations
 
 import os
 

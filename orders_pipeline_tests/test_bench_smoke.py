@@ -213,6 +213,28 @@ def test_canonical_submission_and_files(tmp_path: Path) -> None:
     assert got == {"x": ("confirmed", "conflicting_submission"), "y": ("pending", "")}
 
 
+def test_terminal_order_and_redelivery_scope(tmp_path: Path) -> None:
+    """Ties in (event_time, received_at) go to read order; callback_id merges only within an order."""
+    t0, t1 = "2024-05-01T11:58:00Z", "2024-05-01T11:59:00Z"
+    orders = [_order(o, t0) for o in ("success_read_first", "failed_read_first", "shared_a", "shared_b")]
+    orders.append(_order("retried", t0))
+    callbacks = [
+        _callback("success_read_first", "success", t1),
+        _callback("success_read_first", "failed", t1),
+        _callback("failed_read_first", "failed", t1),
+        _callback("failed_read_first", "success", t1),
+        _callback("shared_a", "success", t1, callback_id="evt"),
+        _callback("shared_b", "success", t1, callback_id="evt"),
+        {**_callback("retried", "failed", t1, seq=7), "status": " FAILED "},
+        _callback("retried", "success", "2024-05-01T11:59:30Z", seq="n/a"),  # bad seq: rejected
+    ]
+    got = _run(tmp_path, orders, callbacks)
+    assert got["success_read_first"] == ("conflict", "", "review_status")
+    assert got["failed_read_first"] == ("confirmed", "", "none")
+    assert got["shared_a"] == got["shared_b"] == ("confirmed", "", "none")
+    assert got["retried"] == ("failed", "", "none")
+
+
 @pytest.mark.slow
 def test_benchmark_smoke(tmp_path: Path) -> None:
     """The CI smoke run: 100k orders, pipeline and baseline agree on every order."""

@@ -1,6 +1,5 @@
 """The main job: land the logs, classify, check, publish — every asset and check, in one process."""
 
-from __future__ import annotations
 
 import dagster as dg
 

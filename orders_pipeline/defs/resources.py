@@ -1,6 +1,5 @@
 """The one resource every asset uses: where the logs are, where the warehouse is, and the rules."""
 
-from __future__ import annotations
 
 import contextlib
 import time

@@ -1,6 +1,5 @@
 """When the pipeline runs by itself: a daily schedule, and an hourly one for busier platforms."""
 
-from __future__ import annotations
 
 import os
 

@@ -1,6 +1,5 @@
 """Start a run when new log files land in the landing folders."""
 
-from __future__ import annotations
 
 import hashlib
 import json

@@ -1,6 +1,5 @@
 """Landing the logs: every order and callback line is either landed (typed) or rejected with a reason."""
 
-from __future__ import annotations
 
 import dagster as dg
 import polars as pl

@@ -1,6 +1,5 @@
 """Each order's outcome as of the run: the SPEC's eight rules, its reason flags and the action to take."""
 
-from __future__ import annotations
 
 import dagster as dg
 import polars as pl

@@ -1,6 +1,5 @@
 """Publishing: the checked tables become the warehouse analysts and finance read, atomically."""
 
-from __future__ import annotations
 
 import json
 from datetime import UTC, datetime

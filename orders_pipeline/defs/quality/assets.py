@@ -1,6 +1,5 @@
 """Where the logs themselves went wrong: sequence gaps and callback outages."""
 
-from __future__ import annotations
 
 from dataclasses import asdict
 

@@ -5,7 +5,6 @@ stays as it was. Business anomalies (gaps, outages, a high overdue rate) only wa
 Every result is also written to the work database so the run record can carry it.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable
 

@@ -1,6 +1,5 @@
 """Finance's tables: the daily summary that ties out, the exceptions queue, and orphan callbacks."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,0 +1,99 @@
+"""Throughput of ``ingest``: synthetic order lines -> DuckDBSink on a temporary database file.
+
+Usage: ``.venv/bin/python bench/ingest_speed.py [--lines 2000000] [--gzip] [--chunk-lines 1000000]``
+
+Writes the synthetic JSONL (about 230 bytes a line, ~0.1 % bad lines) to a temp dir, then
+times ``ingest`` into a ``DuckDBSink`` on a temp DuckDB file and prints lines/second, wall and
+CPU time. Generation is not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from orders_pipeline.lib.config import Settings
+from orders_pipeline.lib.ingestion import DuckDBSink, discover_files, ingest
+
+PROVIDERS = ("stripe", "adyen", "alipay", "wechatpay", "paypal")
+CURRENCIES = ("USD", "EUR", "JPY", "KWD", "CNY")
+
+
+def synthetic_lines(start: int, count: int) -> str:
+    """``count`` order lines; every 1000th line is bad in some way."""
+    out = []
+    for i in range(start, start + count):
+        cur = CURRENCIES[i % 5]
+        whole = (i * 7919) % 100000
+        if cur == "JPY":
+            amount = f'"{whole}"'
+        elif cur == "KWD":
+            amount = f"{whole}.{i % 1000:03d}"  # a JSON number
+        else:
+            amount = f'"{whole}.{i % 100:02d}"'
+        if i % 1000 == 999:
+            out.append('{"order_id":"ord-%09d","merchant_id":"m-%d","provider":"stripe","amount":"1.234",' % (i, i % 50))
+            continue
+        out.append(
+            '{"order_id":"ord-%09d","merchant_id":"m-%d","provider":"%s","amount":%s,"currency":"%s",'
+            '"created_at":"2024-05-%02dT%02d:%02d:%02d.%03dZ","customer_id":"c-%d","request_id":"req-%x",'
+            '"source":"api-%d","seq":%d}'
+            % (i, i % 50, PROVIDERS[i % 5], amount, cur, 1 + i % 28, i % 24, i % 60, (i * 7) % 60, i % 1000,
+               i % 100000, i * 31, i % 4, i // 4)
+        )
+    return "\n".join(out) + "\n"
+
+
+def write_file(path: Path, lines: int, gz: bool) -> None:
+    opener = gzip.open if gz else open
+    with opener(path, "wt", encoding="utf-8") as fh:  # type: ignore[operator]
+        for start in range(0, lines, 200_000):
+            fh.write(synthetic_lines(start, min(200_000, lines - start)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=2_000_000)
+    parser.add_argument("--gzip", action="store_true")
+    parser.add_argument("--chunk-lines", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        data = tmp_path / "orders"
+        data.mkdir()
+        name = "orders.jsonl.gz" if args.gzip else "orders.jsonl"
+        t0 = time.perf_counter()
+        write_file(data / name, args.lines, args.gzip)
+        size = (data / name).stat().st_size
+        print(f"generated {args.lines:,} lines ({size / 1e6:.0f} MB on disk) in {time.perf_counter() - t0:.1f}s")
+
+        con = duckdb.connect(str(tmp_path / "bench.duckdb"))
+        sink = DuckDBSink(con)
+        files = discover_files(data, "orders")
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = ingest("orders", files, Settings(), sink, chunk_lines=args.chunk_lines)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        landed = con.sql("SELECT count(*) FROM landing.orders").fetchall()[0][0]
+        rejected = con.sql("SELECT count(*) FROM landing.rejected_lines").fetchall()[0][0]
+        con.close()
+        row = result.row(0, named=True)
+        assert row["lines_read"] == args.lines == landed + rejected, (row, landed, rejected)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"ingested {args.lines:,} lines: {landed:,} landed, {rejected:,} rejected in {wall:.2f}s wall, "
+            f"{cpu:.2f}s CPU -> {args.lines / wall:,.0f} lines/s, {wall / args.lines * 1e6:.2f} µs/line "
+            f"(peak RSS {peak_mb:,.0f} MB)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
