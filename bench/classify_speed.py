@@ -8,6 +8,7 @@ Builds typed order/callback frames in memory (no ingestion), then times one coll
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -91,16 +92,25 @@ def main() -> None:
     settings = Settings()
 
     engine = sys.argv[3] if len(sys.argv) > 3 else "auto"
+    cpu_start = time.process_time()
     start = time.perf_counter()
     outcomes = classify_orders(orders, callbacks, AS_OF, settings).collect(engine=engine)
     mid = time.perf_counter()
+    cpu_mid = time.process_time()
     summary = daily_summary(outcomes.lazy()).collect(engine=engine)
     end = time.perf_counter()
+    cpu_both_start = time.process_time()
     both_start = time.perf_counter()
     daily_summary(classify_orders(orders, callbacks, AS_OF, settings)).collect(engine=engine)
     both_end = time.perf_counter()
+    cpu_both_end = time.process_time()
     print(f"{n_orders:,} orders, {n_callbacks:,} callbacks -> {outcomes.height:,} outcomes, {summary.height:,} summary rows")
-    print(f"[{engine}] classify_orders {mid - start:.2f}s, daily_summary {end - mid:.2f}s, one plan {both_end - both_start:.2f}s")
+    print(
+        f"[{engine}] wall: classify_orders {mid - start:.2f}s, daily_summary {end - mid:.2f}s, "
+        f"both in one plan {both_end - both_start:.2f}s; "
+        f"cpu: classify_orders {cpu_mid - cpu_start:.2f}s, one plan {cpu_both_end - cpu_both_start:.2f}s; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus"
+    )
     print(outcomes["outcome"].value_counts().sort("outcome"))
 
 

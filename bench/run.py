@@ -42,6 +42,7 @@ WORK = BENCH / "work"
 PYTHON = sys.executable
 CORPUS_MARKER = "corpus.json"
 KEY = ["order_id", "outcome", "flags", "action"]
+STAGE_ORDER = ("ingest", "read_validate", "classify", "checks", "publish")
 
 
 class BenchError(RuntimeError):
@@ -297,7 +298,8 @@ def figures_table(measurements: list[Measurement]) -> list[str]:
         "|---|---:|---:|---:|---:|---|---|",
     ]
     for m in measurements:
-        stages = ", ".join(f"{k} {v:.2f}" for k, v in m.stages.items())
+        ordered = sorted(m.stages, key=lambda k: (STAGE_ORDER.index(k) if k in STAGE_ORDER else len(STAGE_ORDER), k))
+        stages = ", ".join(f"{k} {m.stages[k]:.2f}" for k in ordered)
         rows.append(
             f"| {m.name} | {m.orders:,} | {m.wall_seconds:.2f} | {m.orders_per_second:,.0f} | "
             f"{m.peak_rss_mb:,.0f} | {stages} | {m.notes} |"

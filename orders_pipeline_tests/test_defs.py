@@ -17,9 +17,13 @@ def test_definitions_load() -> None:
     assert defs.resolve_job_def("reconcile_job") is not None
 
 
-def test_every_structural_check_is_blocking() -> None:
-    checks = {spec.key.name: spec for spec in defs.resolve_asset_graph().asset_check_keys for spec in [spec]}
-    assert {"lines_conserved", "one_outcome_per_order", "summary_ties_out", "exceptions_tie_out"} <= set(checks)
+def test_structural_checks_block_and_business_checks_warn() -> None:
+    graph = defs.resolve_asset_graph()
+    blocking = {key.name: graph.get_check_spec(key).blocking for key in graph.asset_check_keys}
+    for name in ("lines_conserved", "one_outcome_per_order", "summary_ties_out", "exceptions_tie_out"):
+        assert blocking[name] is True, name
+    for name in ("overdue_rate", "orphan_rate", "missing_amount", "callback_outages", "sequence_gaps"):
+        assert blocking[name] is False, name
 
 
 def test_materialize_whole_graph_publishes_every_table(tmp_path: Path, small_logs: tuple[Path, Path]) -> None:
@@ -32,7 +36,10 @@ def test_materialize_whole_graph_publishes_every_table(tmp_path: Path, small_log
         instance=dg.DagsterInstance.ephemeral()
     )
     assert result.success
-    assert all(e.passed for e in result.get_asset_check_evaluations())
+    evaluations = result.get_asset_check_evaluations()
+    assert all(e.passed for e in evaluations if e.severity == dg.AssetCheckSeverity.ERROR)
+    warned = {e.check_name for e in evaluations if not e.passed}
+    assert warned == {"overdue_rate", "orphan_rate"}  # 1 of 5 orders overdue; 1 of 3 callbacks orphaned
     con = duckdb.connect(str(warehouse), read_only=True)
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name='recon'").fetchall()}
     assert {

@@ -472,7 +472,11 @@ def test_time_scenarios(corpus):
         ):
             young_waiting += 1
         acknowledged += bool(seen) and all(c["status"] == "pending" for c in seen)
-        if not cbs and order["provider"] in ("alipay", "wechatpay") and order["created_at"] < AS_OF - timedelta(hours=26):
+        if (
+            not cbs
+            and order["provider"] in ("alipay", "wechatpay")
+            and order["created_at"] < AS_OF - timedelta(hours=26)
+        ):
             lost_old += 1
     assert 0.01 * len(orders) < late < 0.1 * len(orders)
     assert early >= 1 and mismatch >= 1 and young_waiting >= 5 and acknowledged >= 2 and lost_old >= 1
@@ -487,7 +491,10 @@ def test_orphan_callbacks(corpus):
 
 
 def test_sequence_gaps_and_repeats(corpus):
-    for kind, sources in (("orders", {"orders-a", "orders-b", "orders-c"}), ("callbacks", {"cb-gw1", "cb-gw2", "cb-gw3"})):
+    for kind, sources in (
+        ("orders", {"orders-a", "orders-b", "orders-c"}),
+        ("callbacks", {"cb-gw1", "cb-gw2", "cb-gw3"}),
+    ):
         seqs: dict[str, list[int]] = defaultdict(list)
         for _, record, _ in corpus.raw[kind]:
             if record and re.fullmatch(r"\d+", str(record.get("seq", ""))):
@@ -499,7 +506,9 @@ def test_sequence_gaps_and_repeats(corpus):
 
 
 def test_planted_callback_outage(corpus):
-    stripe = sorted(c["received_at"] for c in corpus.callbacks if c["provider"] == "stripe" and c["received_at"] <= AS_OF)
+    stripe = sorted(
+        c["received_at"] for c in corpus.callbacks if c["provider"] == "stripe" and c["received_at"] <= AS_OF
+    )
     longest, start, end = max((b - a, a, b) for a, b in zip(stripe, stripe[1:], strict=False))
     assert longest >= timedelta(minutes=90)
     created = [o for o in corpus.orders if o["provider"] == "stripe" and start < o["created_at"] < end]
@@ -520,6 +529,5 @@ def test_committed_sample_matches_the_generator(tmp_path):
     generate_corpus(SAMPLE_ORDERS, SAMPLE_SEED, tmp_path)
     committed = {k: v for k, v in _snapshot(SAMPLE_DIR).items() if k.startswith(("orders/", "callbacks/"))}
     assert committed == _snapshot(tmp_path), (
-        "data/sample is stale: regenerate it with "
-        f"generate_corpus({SAMPLE_ORDERS}, {SAMPLE_SEED}, Path('data/sample'))"
+        f"data/sample is stale: regenerate it with generate_corpus({SAMPLE_ORDERS}, {SAMPLE_SEED}, Path('data/sample'))"
     )

@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 
 from orders_pipeline.lib.config import Settings, load_settings, parse_as_of
-from orders_pipeline.lib.warehouse import Warehouse, record_stage
+from orders_pipeline.lib.warehouse import Warehouse, fetch_first, record_stage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
@@ -54,16 +54,16 @@ class ReconciliationResource(dg.ConfigurableResource):
 
 def run_as_of(con: duckdb.DuckDBPyConnection, run_id: str) -> datetime | None:
     """The as-of recorded for this run by its outcome step (``None`` if that step did not run)."""
-    row = con.execute("SELECT as_of FROM run_log.evaluation WHERE run_id = ?", [run_id]).fetchone()
+    row = fetch_first(con, "SELECT as_of FROM run_log.evaluation WHERE run_id = ?", [run_id])
     if row is None:
-        row = con.execute("SELECT max(as_of) FROM recon.order_outcomes").fetchone() if _has_outcomes(con) else None
+        row = fetch_first(con, "SELECT max(as_of) FROM recon.order_outcomes") if _has_outcomes(con) else None
     return row[0] if row and row[0] is not None else None
 
 
 def _has_outcomes(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute(
+    row = fetch_first(con, 
         "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'recon' AND table_name = 'order_outcomes'"
-    ).fetchone()
+    )
     return bool(row and row[0])
 
 

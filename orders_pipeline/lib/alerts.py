@@ -55,8 +55,7 @@ def measure(outcomes: pl.DataFrame, orphans: int, effective_callbacks: int, gaps
 
 def judge(measurements: dict[str, Any], settings: AlertSettings) -> list[ThresholdResult]:
     """Judge each configured threshold with Great Expectations; disabled ones are left out."""
-    import great_expectations.expectations as gxe
-
+    gxe = gx_suites.expectation_types()
     columns: dict[str, Any] = {}
     expectations: list[Any] = []
     limits: dict[str, Any] = {}

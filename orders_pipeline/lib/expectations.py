@@ -69,25 +69,35 @@ def _get_context() -> Any:
         return _context
 
 
-def zero_violations(columns: Sequence[str]) -> list[Any]:
-    """Expectations that each violation-count column of a one-row frame is exactly 0."""
+def expectation_types() -> Any:
+    """``great_expectations.expectations``, imported only after the (maybe background) preload finished.
+
+    Importing it while the preload thread is half-way through importing the package fails
+    with a circular-import error, so every caller goes through the context lock first.
+    """
+    _get_context()
     import great_expectations.expectations as gxe
 
+    return gxe
+
+
+def zero_violations(columns: Sequence[str]) -> list[Any]:
+    """Expectations that each violation-count column of a one-row frame is exactly 0."""
+    gxe = expectation_types()
     return [gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=0) for c in columns]
 
 
 def columns_equal(pairs: Sequence[tuple[str, str]]) -> list[Any]:
     """Expectations that two columns are equal on every row (conservation and tie-outs)."""
-    import great_expectations.expectations as gxe
-
+    gxe = expectation_types()
     return [gxe.ExpectColumnPairValuesToBeEqual(column_A=a, column_B=b) for a, b in pairs]
 
 
 def validate(suite_name: str, frame: pl.DataFrame, expectations: Sequence[Any]) -> SuiteOutcome:
     """Validate ``frame`` against ``expectations`` with Great Expectations' pandas engine."""
+    context = _get_context()
     import great_expectations as gx
 
-    context = _get_context()
     with _context_lock:
         source = _get_or_add(
             lambda: context.data_sources.get("orders_pipeline"),

@@ -30,8 +30,8 @@ from __future__ import annotations
 import gzip
 import io
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +84,9 @@ N_MERCHANTS = 48
 MERCHANT_WEIGHTS = 1.0 / np.arange(1, N_MERCHANTS + 1) ** 0.9
 MERCHANT_WEIGHTS /= MERCHANT_WEIGHTS.sum()
 
-SLA_US = np.array([int(DEFAULT_PROFILES.get(p, DEFAULT_PROFILES["default"]).sla.total_seconds() * US) for p in PROVIDERS])
+SLA_US = np.array(
+    [int(DEFAULT_PROFILES.get(p, DEFAULT_PROFILES["default"]).sla.total_seconds() * US) for p in PROVIDERS]
+)
 # Median callback latency (seconds) per provider.
 LATENCY_MEDIAN_S = np.array([1.5, 2.5, 3.0, 2.0, 4.0, 0.8])
 
@@ -252,7 +254,7 @@ _MASK40 = (1 << 40) - 1
 
 
 def _scramble(values: np.ndarray, multiplier: int, salt: int) -> np.ndarray:
-    """A bijection of [0, 2**40) (add a per-kind salt, multiply by an odd number), as 13-digit numbers."""
+    """Map ids through a bijection of [0, 2**40) (add a per-kind salt, multiply by an odd number), to 13 digits."""
     offset = np.uint64((salt ^ multiplier) & _MASK40)
     with np.errstate(over="ignore"):
         y = ((values.astype(np.uint64) + offset) * np.uint64(multiplier)) & np.uint64(_MASK40)
@@ -360,7 +362,7 @@ def _take_counts(rng: np.random.Generator, n: int, shares: tuple[tuple[int, floa
 def _pick(
     rng: np.random.Generator, n: int, share: float, minimum: int, eligible: np.ndarray | None = None
 ) -> np.ndarray:
-    """A boolean mask with exactly max(minimum, share * n) random (eligible) rows set, as available."""
+    """Return a mask with exactly max(minimum, share * n) random (eligible) rows set, as available."""
     mask = np.zeros(n, dtype=bool)
     candidates = np.arange(n) if eligible is None else np.flatnonzero(eligible)
     count = min(candidates.size, max(minimum, round(share * n)))
@@ -507,7 +509,7 @@ def _json_lines(
 
 
 def _styled_table(names: tuple[str, ...]) -> pl.Series:
-    """names x 3 styles: as is, ' Capitalized ' (untrimmed), UPPER."""
+    """Build the names x 3 styles table: as is, ' Capitalized ' (untrimmed), UPPER."""
     out = []
     for name in names:
         out += [name, f" {name.capitalize()} ", name.upper()]
@@ -692,14 +694,12 @@ def _order_lines(world: _World, rng: np.random.Generator, o: dict[str, np.ndarra
         "created": created[order],
         "ts_style": rng.choice(len(TS_STYLES), size, p=ORDER_TS_WEIGHTS),
         "customer": np.where(rng.random(size) < 0.9, o["customer"][rows][order], -1),
-        "request_num": np.where(
-            rng.random(size) < 0.85, _scramble(request[order], _REQUEST_ID_MULT, world.salt), -1
-        ),
+        "request_num": np.where(rng.random(size) < 0.85, _scramble(request[order], _REQUEST_ID_MULT, world.salt), -1),
     }
 
 
 def _callbacks(world: _World, rng: np.random.Generator, o: dict[str, np.ndarray], chunk: int) -> dict[str, np.ndarray]:
-    """The callbacks of one chunk's orders, plus orphans, minus what the outage swallowed."""
+    """Draw the callbacks of one chunk's orders, plus orphans, minus what the outage swallowed."""
     n = o["idx"].size
     fate, created, latency = o["fate"], o["created"], o["latency"]
     events: list[dict[str, np.ndarray]] = []
@@ -800,9 +800,9 @@ def _callbacks(world: _World, rng: np.random.Generator, o: dict[str, np.ndarray]
         "status": rng.choice([SUCCESS, FAILED, PENDING], k, p=[0.85, 0.1, 0.05]),
         "received": oreceived,
         "event": oreceived - _uniform_us(rng, 0, 2, k),
-        "amount": np.maximum(1, np.rint(MEDIAN_MAJOR[ocur] * np.exp(rng.normal(0, 1, k)) * 10 ** EXPONENTS[ocur])).astype(
-            np.int64
-        ),
+        "amount": np.maximum(
+            1, np.rint(MEDIAN_MAJOR[ocur] * np.exp(rng.normal(0, 1, k)) * 10 ** EXPONENTS[ocur])
+        ).astype(np.int64),
         "cur": ocur,
         "prov": oprov,
         "kind": np.where(np.arange(k) < n_foreign, 2, 1),
@@ -913,7 +913,7 @@ def _with_bad_lines(
 
 
 def _lines(fields: tuple[tuple[str, str, str | None], ...], values: dict[str, pl.Expr]) -> pl.Expr:
-    """The text of every row: the mutated line where there is one, else the fast-path line."""
+    """Give the text of every row: the mutated line where there is one, else the fast-path line."""
     return pl.coalesce([pl.col("bad_line"), _line_expr(fields, values)]).alias("line")
 
 
@@ -960,7 +960,7 @@ def _order_values(world: _World) -> dict[str, pl.Expr]:
 
 
 def _order_table(world: _World, lines: dict[str, np.ndarray]) -> pl.DataFrame:
-    """The numeric columns :func:`_order_values` formats (indices into text tables)."""
+    """Build the numeric columns :func:`_order_values` formats (indices into text tables)."""
     return pl.DataFrame(
         {
             "order_num": lines["order_num"],
@@ -998,7 +998,7 @@ def _callback_values(world: _World) -> dict[str, pl.Expr]:
 
 
 def _callback_table(world: _World, cb: dict[str, np.ndarray]) -> pl.DataFrame:
-    """The numeric columns :func:`_callback_values` formats (indices into text tables)."""
+    """Build the numeric columns :func:`_callback_values` formats (indices into text tables)."""
     absent = len(PROVIDERS)
     return pl.DataFrame(
         {
@@ -1027,7 +1027,7 @@ def _callback_table(world: _World, cb: dict[str, np.ndarray]) -> pl.DataFrame:
 
 
 def _csv_values(df: pl.DataFrame, values: dict[str, pl.Expr]) -> pl.DataFrame:
-    """The raw text values of a (small) subset of rows, for the CSV route."""
+    """Format the raw text values of a (small) subset of rows, for the CSV route."""
     return df.select(**values)
 
 
@@ -1049,9 +1049,11 @@ def _gzip(data: bytes) -> bytes:
 def _csv_text(frame: pl.DataFrame, fields: tuple[str, ...], malformed_row: int, quoted_row: int | None) -> bytes:
     """CSV with a header; one row gets an extra cell (malformed_csv), one a quoted comma."""
     table = frame.select(*[pl.col(f).fill_null("") for f in fields])
-    rows = _text(
-        table.select(pl.concat_str([pl.col(f) for f in fields], separator=",").alias("line"))["line"]
-    ).decode().splitlines()
+    rows = (
+        _text(table.select(pl.concat_str([pl.col(f) for f in fields], separator=",").alias("line"))["line"])
+        .decode()
+        .splitlines()
+    )
     if quoted_row is not None and quoted_row != malformed_row and "customer_id" in fields and rows:
         cells = rows[quoted_row].split(",")
         i = fields.index("customer_id")
@@ -1174,7 +1176,9 @@ def generate_corpus(
         cb["callback_num"] = np.where(
             cb["callback_key"] >= 0, _scramble(np.maximum(cb["callback_key"], 0), _CALLBACK_ID_MULT, world.salt), -1
         )
-        cb["txn_num"] = np.where(cb["txn_key"] >= 0, _scramble(np.maximum(cb["txn_key"], 0), _TXN_ID_MULT, world.salt), -1)
+        cb["txn_num"] = np.where(
+            cb["txn_key"] >= 0, _scramble(np.maximum(cb["txn_key"], 0), _TXN_ID_MULT, world.salt), -1
+        )
         for key in ("order_key", "callback_key", "txn_key"):
             del cb[key]
         cb["prov_style"] = np.where(rng.random(size) < 0.01, rng.integers(1, 3, size), 0)

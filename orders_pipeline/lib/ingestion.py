@@ -267,13 +267,19 @@ class DuckDBSink:
     """Appends the frames to ``<schema>.orders``, ``<schema>.callbacks`` and ``<schema>.rejected_lines``.
 
     The tables are created if they do not exist, with the Polars contracts' types (VARCHAR,
-    BIGINT, TIMESTAMPTZ). Writes are plain INSERTs on the given connection, so a caller can
-    wrap a whole ingestion in one transaction.
+    BIGINT, TIMESTAMPTZ). Frames are buffered per table and inserted ``flush_rows`` rows at a
+    time (DuckDB writes large inserts straight into row groups, small ones go through the WAL
+    and cost a second write at checkpoint); :func:`ingest` calls :meth:`flush` at the end, and
+    anyone calling :meth:`write` directly must call :meth:`flush` too. Inserts are plain SQL on
+    the given connection, so a caller can wrap an ingestion in a transaction.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, schema: str = "landing") -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, schema: str = "landing", flush_rows: int = 1_000_000) -> None:
         self.con = con
         self.schema = schema
+        self.flush_rows = flush_rows
+        self._buffer: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLE_SCHEMAS}
+        self._buffered: dict[str, int] = {name: 0 for name in TABLE_SCHEMAS}
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
         for table, columns in TABLE_SCHEMAS.items():
             body = ", ".join(f"{_quote(name)} {_duckdb_type(dtype)}" for name, dtype in columns.items())
@@ -284,11 +290,27 @@ class DuckDBSink:
         return f"{_quote(self.schema)}.{_quote(table)}"
 
     def write(self, table: str, frame: pl.DataFrame) -> None:
-        """Append ``frame`` to ``table`` (columns matched by name)."""
+        """Append ``frame`` to ``table`` (buffered; see :meth:`flush`)."""
         if frame.height == 0:
             return
+        self._buffer[table].append(frame)
+        self._buffered[table] += frame.height
+        if self._buffered[table] >= self.flush_rows:
+            self._flush_table(table)
+
+    def flush(self) -> None:
+        """Insert every buffered frame."""
+        for table in TABLE_SCHEMAS:
+            self._flush_table(table)
+
+    def _flush_table(self, table: str) -> None:
+        frames = self._buffer[table]
+        if not frames:
+            return
+        self._buffer[table] = []
+        self._buffered[table] = 0
         columns = ", ".join(_quote(name) for name in TABLE_SCHEMAS[table])
-        arrow = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+        arrow = pl.concat(frames, how="vertical").to_arrow(compat_level=pl.CompatLevel.oldest())
         self.con.register("__ingest_frame", arrow)
         try:
             self.con.execute(f"INSERT INTO {self.table_name(table)} ({columns}) SELECT {columns} FROM __ingest_frame")
@@ -475,6 +497,38 @@ def _normalize_number(literal: str) -> tuple[str | None, bool]:
     if value.as_tuple().exponent < -30:  # type: ignore[operator]
         return _TOO_PRECISE, False
     return format(value, "f"), False
+
+
+class _EnginePool:
+    """Idle engines by (kind, timezone): a DuckDB connection costs tens of milliseconds to open.
+
+    An engine is used by one thread at a time (acquire/release); its in-memory database holds no
+    tables, only the registered chunk while a query runs.
+    """
+
+    _MAX_IDLE = 4
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[str, str], list[_Engine]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, kind: str, settings: Settings) -> _Engine:
+        with self._lock:
+            idle = self._idle.get((kind, settings.timezone))
+            if idle:
+                return idle.pop()
+        return _Engine(kind, settings)
+
+    def release(self, engine: _Engine) -> None:
+        with self._lock:
+            idle = self._idle.setdefault((engine.kind, engine.timezone), [])
+            if len(idle) < self._MAX_IDLE:
+                idle.append(engine)
+                return
+        engine.close()
+
+
+_ENGINES = _EnginePool()
 
 
 def _scatter(x: pl.DataFrame, idx: pl.Series, columns: dict[str, list[Any]]) -> pl.DataFrame:
@@ -944,8 +998,11 @@ def _parse_frame(kind: str, lines: pl.DataFrame, settings: Settings) -> tuple[pl
         pl.col("file").cast(pl.String), pl.col("line_number").cast(pl.Int64), pl.col("read_order").cast(pl.Int64)
     )
     raw = lines["raw"].cast(pl.String).fill_null("").to_arrow().cast(pa.large_string())
-    with _Engine(kind, settings) as engine:
+    engine = _ENGINES.acquire(kind, settings)
+    try:
         return engine.parse_json(raw, meta)
+    finally:
+        _ENGINES.release(engine)
 
 
 def parse_order_lines(lines: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -1106,31 +1163,21 @@ class _Ingestor:
         self.task_lines = min(self.chunk_lines, _TASK_LINES)
         self.read_order = 0
         self.fields = _FIELDS[kind]
-        self._local = threading.local()
-        self._engines: list[_Engine] = []
-        self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="ingest")
         self._pending: deque[tuple[Future[tuple[pl.DataFrame, pl.DataFrame]], _FileStats]] = deque()
-
-    def _engine(self) -> _Engine:
-        engine = getattr(self._local, "engine", None)
-        if engine is None:
-            engine = _Engine(self.kind, self.settings)
-            self._local.engine = engine
-            with self._lock:
-                self._engines.append(engine)
-        return engine
 
     def close(self) -> None:
         for future, _ in self._pending:
             future.cancel()
         self._pool.shutdown(wait=True)
-        for engine in self._engines:
-            engine.close()
 
     def _submit(self, stats: _FileStats, method: str, *args: Any) -> None:
         def run() -> tuple[pl.DataFrame, pl.DataFrame]:
-            return getattr(self._engine(), method)(*args)
+            engine = _ENGINES.acquire(self.kind, self.settings)
+            try:
+                return getattr(engine, method)(*args)
+            finally:
+                _ENGINES.release(engine)
 
         self._pending.append((self._pool.submit(run), stats))
         while len(self._pending) >= _WORKERS:
@@ -1450,6 +1497,9 @@ def ingest(
             rows.append(_file_row(kind, file, size, digest, None, stats))
     finally:
         ingestor.close()
+    flush = getattr(sink, "flush", None)
+    if callable(flush):
+        flush()
     if not rows:
         return schema.empty_frame(schema.INPUT_FILE_SCHEMA)
     return pl.DataFrame(rows, schema=schema.INPUT_FILE_SCHEMA)

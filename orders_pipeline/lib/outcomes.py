@@ -319,11 +319,11 @@ def classify_orders(
             whole_seconds(age_us).alias("age_seconds"),
             as_of_lit.alias("as_of"),
         )
-        .with_columns(
-            pl.lit(_FLAG_LISTS).gather(pl.col("_flag_mask")).alias("flags"),
-            action.alias("action"),
-        )
-        .select(list(schema.ORDER_OUTCOME_SCHEMA))
-        .cast(schema.ORDER_OUTCOME_SCHEMA)
+        .with_columns(action.alias("action"))
+        # Sort while flags are still an integer mask: moving a list column is the costly part.
+        .select(*(name if name != "flags" else "_flag_mask" for name in schema.ORDER_OUTCOME_SCHEMA))
         .sort("order_id")
+        .with_columns(pl.lit(_FLAG_LISTS).gather(pl.col("_flag_mask")).alias("_flag_mask"))
+        .rename({"_flag_mask": "flags"})
+        .cast(schema.ORDER_OUTCOME_SCHEMA)
     )

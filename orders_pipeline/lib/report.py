@@ -8,17 +8,17 @@ import duckdb
 
 from orders_pipeline.lib.money import format_minor_units
 from orders_pipeline.lib.schema import OUTCOMES
-from orders_pipeline.lib.warehouse import configure
+from orders_pipeline.lib.warehouse import configure, fetch_first
 
 
 def summary_text(warehouse_path: Path) -> str:
     """Outcomes with order counts and amounts per currency, plus the run's headline counts."""
     con = configure(duckdb.connect(str(warehouse_path), read_only=True))
     try:
-        run = con.execute(
+        run = fetch_first(con, 
             "SELECT as_of, lines_read, lines_landed, lines_rejected, files_skipped_duplicate, orphan_callbacks, "
             "checks_passed FROM recon.runs ORDER BY finished_at DESC LIMIT 1"
-        ).fetchone()
+        )
         rows = con.execute(
             "SELECT outcome, currency, count(*), sum(amount_minor) FROM recon.order_outcomes "
             "GROUP BY ALL ORDER BY outcome, currency"

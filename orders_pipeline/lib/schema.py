@@ -136,6 +136,7 @@ REJECTION_REASONS = (
     "malformed_csv",
     "bad_encoding",
     "missing_field:<name>",
+    "bad_field:<name>",  # an id or provider given as a JSON boolean, object or array
     "bad_amount",
     "bad_currency",
     "bad_timestamp",

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from orders_pipeline.lib import expectations as gx_suites
+from orders_pipeline.lib.warehouse import fetch_first
 from orders_pipeline.lib.schema import ACTION_BY_OUTCOME, ACTIONS, CONFLICTING_SUBMISSION_ACTION, FLAGS, OUTCOMES
 
 
@@ -37,14 +38,14 @@ def _sql_list(values: tuple[str, ...]) -> str:
 
 
 def _rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    frame = con.execute(query, params or []).pl()
+    frame = con.sql(query, params=params).pl()
     return [{k: (str(v) if v is not None and not isinstance(v, int | float | bool | str) else v)
              for k, v in row.items()} for row in frame.iter_rows(named=True)]
 
 
 def lines_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
     """Per input file: lines read = lines landed + lines rejected, and the tables hold exactly those rows."""
-    frame = con.execute(
+    frame = con.sql(
         """
         WITH landed AS (
             SELECT 'orders' AS kind, file, count(*) AS n FROM landing.orders GROUP BY ALL
@@ -63,7 +64,7 @@ def lines_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
         ORDER BY f.kind, f.file
         """
     ).pl()
-    orphan_rows = con.execute(
+    orphan_rows = fetch_first(con, 
         """
         SELECT count(*) FROM (
             SELECT file FROM landing.orders EXCEPT SELECT file FROM recon.input_files WHERE kind = 'orders'
@@ -71,7 +72,7 @@ def lines_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
             SELECT file FROM landing.callbacks EXCEPT SELECT file FROM recon.input_files WHERE kind = 'callbacks'
         )
         """
-    ).fetchone()
+    )
     outcome = gx_suites.validate(
         "input_files_conservation",
         frame,
@@ -99,7 +100,7 @@ def lines_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
 
 def one_outcome_per_order(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
     """Every order existing as of the run has exactly one outcome row, keyed and typed per SPEC."""
-    violations = con.execute(
+    violations = con.sql(
         f"""
         WITH evaluation AS (SELECT max(as_of) AS as_of FROM recon.order_outcomes),
         existing AS (
@@ -154,7 +155,7 @@ def summary_ties_out(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
     """``daily_summary`` counts and amounts add up, per group and per outcome, to ``order_outcomes``."""
     outcome_counts = " + ".join(f"{o}_count" for o in OUTCOMES)
     outcome_amounts = " + ".join(f"{o}_amount_minor" for o in OUTCOMES)
-    frame = con.execute(
+    frame = con.sql(
         f"""
         WITH recomputed AS (
             SELECT CAST(created_at AS DATE) AS order_date, merchant_id, provider, currency,
@@ -203,7 +204,7 @@ def summary_ties_out(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
 
 def exceptions_tie_out(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
     """``exceptions`` holds exactly the orders whose action is not ``none``, each once."""
-    frame = con.execute(
+    frame = con.sql(
         """
         SELECT
           (SELECT count(*) FROM (SELECT order_id FROM recon.order_outcomes WHERE action <> 'none'

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS {db}recon.runs (
     outcome_counts VARCHAR,
     check_results VARCHAR,
     checks_passed BOOLEAN,
+    check_warnings BIGINT,
     stage_seconds VARCHAR
 )
 """
@@ -186,7 +187,7 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str, database: str | Non
     if database:
         query += " AND database_name = ?"
         params.append(database)
-    row = con.execute(query, params).fetchone()
+    row = fetch_first(con, query, params)
     return bool(row and row[0])
 
 
@@ -309,3 +310,9 @@ def record_check(
             description,
         ],
     )
+
+
+def fetch_first(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> tuple | None:
+    """The first row of a query, or ``None`` (DuckDB 2 wants every result fully fetched)."""
+    rows = con.execute(query, params or []).fetchall()
+    return rows[0] if rows else None

@@ -51,7 +51,7 @@ def landed_logs(context: dg.AssetExecutionContext, reconciliation: Reconciliatio
         context.log.warning(f"no order log files under {reconciliation.orders_path}")
     if not callback_files:
         context.log.warning(f"no callback log files under {reconciliation.callbacks_path}")
-    with reconciliation.warehouse().work() as con, stage(con, context.run_id, "ingest"):
+    with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "ingest"):
         con.execute("DROP TABLE IF EXISTS landing.orders")
         con.execute("DROP TABLE IF EXISTS landing.callbacks")
         con.execute("DROP TABLE IF EXISTS landing.rejected_lines")

@@ -22,8 +22,8 @@ def order_outcomes(context: dg.AssetExecutionContext, reconciliation: Reconcilia
     """
     as_of = reconciliation.resolve_as_of()
     settings = reconciliation.settings()
-    with reconciliation.warehouse().work() as con, stage(con, context.run_id, "classify"):
-        record_as_of(con, context.run_id, as_of)
+    with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "classify"):
+        record_as_of(con, context.run.run_id, as_of)
         orders = read_table(con, "landing.orders").lazy()
         callbacks = read_table(con, "landing.callbacks").lazy()
         outcomes = classify_orders(orders, callbacks, as_of, settings).collect()

@@ -5,9 +5,10 @@ import json
 from datetime import UTC, datetime
 
 import dagster as dg
+import polars as pl
 
 from orders_pipeline.defs.resources import ReconciliationResource, run_as_of
-from orders_pipeline.lib.warehouse import publish
+from orders_pipeline.lib.warehouse import fetch_first, publish
 
 PUBLISHED_DEPS = [
     "input_files",
@@ -31,12 +32,12 @@ def reconciliation_warehouse(
     to ``runs`` and the orders whose outcome changed since the last publish to ``outcome_changes``.
     """
     warehouse = reconciliation.warehouse()
-    record = context.instance.get_run_record_by_id(context.run_id)
+    record = context.instance.get_run_record_by_id(context.run.run_id)
     started_at = (
         datetime.fromtimestamp(record.start_time, UTC) if record is not None and record.start_time else None
     )
     with warehouse.work() as con:
-        run = build_run_row(con, context.run_id, started_at)
+        run = build_run_row(con, context.run.run_id, started_at)
         run = publish(con, warehouse, run)
     return dg.MaterializeResult(
         metadata={
@@ -53,14 +54,14 @@ def reconciliation_warehouse(
 
 def build_run_row(con, run_id: str, started_at: datetime | None) -> dict:
     """This run's row of ``recon.runs``: inputs with checksums, counts in and out, check results, timings."""
-    files = con.execute(
+    files = con.sql(
         "SELECT kind, file, size_bytes, sha256, duplicate_of, lines_read, lines_landed, lines_rejected "
         "FROM recon.input_files ORDER BY kind, file"
     ).pl()
-    checks = con.execute(
+    checks = con.sql(
         "SELECT asset, check_name, passed, severity, observed, failing_sample FROM run_log.check_results "
         "WHERE run_id = ? ORDER BY asset, check_name",
-        [run_id],
+        params=[run_id],
     ).pl()
     timings = con.execute(
         "SELECT stage, sum(seconds) FROM run_log.stage_timings WHERE run_id = ? GROUP BY stage ORDER BY stage",
@@ -69,7 +70,7 @@ def build_run_row(con, run_id: str, started_at: datetime | None) -> dict:
     outcome_counts = dict(
         con.execute("SELECT outcome, count(*) FROM recon.order_outcomes GROUP BY outcome ORDER BY outcome").fetchall()
     )
-    orphans = con.execute("SELECT count(*) FROM recon.orphan_callbacks").fetchone()[0]
+    orphans = fetch_first(con, "SELECT count(*) FROM recon.orphan_callbacks")[0]
     return {
         "run_id": run_id,
         "as_of": run_as_of(con, run_id),
@@ -88,6 +89,7 @@ def build_run_row(con, run_id: str, started_at: datetime | None) -> dict:
             {**row, "observed": json.loads(row["observed"]), "failing_sample": json.loads(row["failing_sample"])}
             for row in checks.to_dicts()
         ],
-        "checks_passed": bool(checks["passed"].all()) if checks.height else True,
+        "checks_passed": bool(checks.filter(pl.col("severity") == "ERROR")["passed"].all()),
+        "check_warnings": int(checks.filter((pl.col("severity") == "WARN") & ~pl.col("passed")).height),
         "stage_seconds": {stage: round(seconds, 3) for stage, seconds in timings},
     }

@@ -8,7 +8,7 @@ import polars as pl
 
 from orders_pipeline.defs.resources import ReconciliationResource, run_as_of, stage
 from orders_pipeline.lib import alerts, log_quality
-from orders_pipeline.lib.warehouse import read_table, record_check, replace_table
+from orders_pipeline.lib.warehouse import fetch_first, read_table, record_check, replace_table
 
 GROUP = "quality"
 
@@ -18,7 +18,7 @@ def log_gaps(context: dg.AssetExecutionContext, reconciliation: ReconciliationRe
     """Missing and repeated sequence numbers per log kind and source stream: lines a log
     shipper dropped or sent twice.
     """
-    with reconciliation.warehouse().work() as con, stage(con, context.run_id, "checks"):
+    with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
         gaps = log_quality.log_gaps(
             read_table(con, "landing.orders").lazy(),
             read_table(con, "landing.callbacks").lazy(),
@@ -33,8 +33,8 @@ def callback_outages(context: dg.AssetExecutionContext, reconciliation: Reconcil
     """Per provider, stretches with no callback received while orders kept being created, with
     how many of those orders are now overdue or missing ("adyen down 02:10-03:40, 812 orders").
     """
-    with reconciliation.warehouse().work() as con, stage(con, context.run_id, "checks"):
-        as_of = run_as_of(con, context.run_id) or reconciliation.resolve_as_of()
+    with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
+        as_of = run_as_of(con, context.run.run_id) or reconciliation.resolve_as_of()
         outages = log_quality.callback_outages(
             read_table(con, "landing.orders").lazy(),
             read_table(con, "landing.callbacks").lazy(),
@@ -61,11 +61,11 @@ def quality_alerts(context: dg.AssetExecutionContext, reconciliation: Reconcilia
     (run log, JSON file, webhook). Never blocks publishing.
     """
     settings = reconciliation.settings()
-    with reconciliation.warehouse().work() as con, stage(con, context.run_id, "checks"):
-        as_of = run_as_of(con, context.run_id) or reconciliation.resolve_as_of()
+    with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
+        as_of = run_as_of(con, context.run.run_id) or reconciliation.resolve_as_of()
         outcomes = read_table(con, "recon.order_outcomes").select("outcome", "currency", "amount_minor",
                                                                   "callback_count")
-        orphans = con.execute("SELECT count(*) FROM recon.orphan_callbacks").fetchone()[0]
+        orphans = fetch_first(con, "SELECT count(*) FROM recon.orphan_callbacks")[0]
         measurements = alerts.measure(
             outcomes,
             orphans=int(orphans),
@@ -75,12 +75,12 @@ def quality_alerts(context: dg.AssetExecutionContext, reconciliation: Reconcilia
         )
         results = alerts.judge(measurements, settings.alerts)
         replace_table(con, "recon.quality_alerts", _alerts_frame(results, as_of))
-        failed_sinks = alerts.send([r for r in results if not r.passed], settings.alerts, context.run_id, as_of,
+        failed_sinks = alerts.send([r for r in results if not r.passed], settings.alerts, context.run.run_id, as_of,
                                    context.log)
         for check in THRESHOLD_CHECKS:
             mine = [r for r in results if r.name == check or (check == "missing_amount" and
                                                               r.name.startswith("missing_amount_minor_"))]
-            record_check(con, context.run_id, "quality_alerts", check, passed=all(r.passed for r in mine),
+            record_check(con, context.run.run_id, "quality_alerts", check, passed=all(r.passed for r in mine),
                          blocking=False, observed={r.name: r.observed for r in mine},
                          failing=[asdict(r) for r in mine if not r.passed])
     yield dg.MaterializeResult(

@@ -25,11 +25,11 @@ EXCEPTIONS_TIE_OUT = "exceptions_tie_out"
 def _blocking_check(asset: str, name: str, evaluate: Callable[[duckdb.DuckDBPyConnection], CheckEvidence], doc: str):
     @dg.asset_check(asset=asset, name=name, blocking=True, description=doc)
     def _check(context: dg.AssetCheckExecutionContext, reconciliation: ReconciliationResource) -> dg.AssetCheckResult:
-        with reconciliation.warehouse().work() as con, stage(con, context.run_id, "checks"):
+        with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
             evidence = evaluate(con)
             record_check(
                 con,
-                context.run_id,
+                context.run.run_id,
                 asset,
                 name,
                 passed=evidence.passed,

@@ -16,7 +16,7 @@ def daily_summary(context: dg.AssetExecutionContext, reconciliation: Reconciliat
     per outcome, plus how many orders carry each flag. Counts add up to the orders, amounts to
     the order amounts, to the minor unit.
     """
-    with reconciliation.warehouse().work() as con, stage(con, context.run_id, "classify"):
+    with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "classify"):
         summary = rules.daily_summary(read_table(con, "recon.order_outcomes").lazy()).collect()
         replace_table(con, "recon.daily_summary", summary)
     return dg.MaterializeResult(metadata={"dagster/row_count": summary.height})
@@ -27,7 +27,7 @@ def exceptions(context: dg.AssetExecutionContext, reconciliation: Reconciliation
     """The work queue: every order whose action is not ``none``, most urgent first
     (review_status, review_amount, refund_review, review_submission, investigate, query_provider).
     """
-    with reconciliation.warehouse().work() as con, stage(con, context.run_id, "classify"):
+    with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "classify"):
         queue = rules.exceptions(read_table(con, "recon.order_outcomes").lazy()).collect()
         replace_table(con, "recon.exceptions", queue)
     by_action = queue.group_by("action").len().sort("action")
@@ -45,8 +45,8 @@ def orphan_callbacks(context: dg.AssetExecutionContext, reconciliation: Reconcil
     """Callbacks for orders nobody logged (no landed order line at all): lost order logs or
     foreign traffic. Reported, never dropped.
     """
-    with reconciliation.warehouse().work() as con, stage(con, context.run_id, "classify"):
-        as_of = run_as_of(con, context.run_id) or reconciliation.resolve_as_of()
+    with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "classify"):
+        as_of = run_as_of(con, context.run.run_id) or reconciliation.resolve_as_of()
         orphans = rules.orphan_callbacks(
             read_table(con, "landing.orders").lazy(), read_table(con, "landing.callbacks").lazy(), as_of
         ).collect()
