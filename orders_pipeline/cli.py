@@ -129,7 +129,9 @@ def run_reconcile_job(resource, progress: bool = True, instance=None) -> JobOutc
     job = defs.resolve_job_def("reconcile_job")
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    result = job.execute_in_process(
+        run_config={"loggers": {"progress": {}}}, instance=instance, raise_on_error=False
+    )
     failed_checks = [
         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         for evaluation in result.get_asset_check_evaluations()
@@ -163,6 +165,8 @@ def _progress_logger(enabled: bool):  # noqa: ANN202
         def emit(self, record: logging.LogRecord) -> None:
             meta = getattr(record, "dagster_meta", None) or {}
             event = meta.get("dagster_event")
+            if event is None and record.levelno >= logging.WARNING:
+                print(f"  warning: {meta.get('orig_message', record.getMessage())}", file=sys.stderr, flush=True)
             if not enabled or event is None or not event.step_key:
                 return
             kind = event.event_type_value

@@ -159,6 +159,7 @@ class Corpus:
     """Every line of one generated corpus, validated; duplicate files (same content) skipped."""
 
     def __init__(self, root: Path) -> None:
+        """Read and validate every file under ``root/orders`` and ``root/callbacks``."""
         self.root = root
         self.raw: dict[str, list[tuple[str, dict | None, str | None]]] = {}
         self.reasons: dict[str, Counter] = {}
@@ -184,21 +185,25 @@ class Corpus:
 
     @property
     def orders(self) -> list[dict]:
+        """The order lines that pass the line rules."""
         return self.good["orders"]
 
     @property
     def callbacks(self) -> list[dict]:
+        """The callback lines that pass the line rules."""
         return self.good["callbacks"]
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratedCorpus, Path]:
+    """One corpus for the module (small, so the tests stay fast)."""
     root = tmp_path_factory.mktemp("corpus")
     return generate_corpus(N_ORDERS, SEED, root), root
 
 
 @pytest.fixture(scope="module")
 def corpus(generated: tuple[GeneratedCorpus, Path]) -> Corpus:
+    """Read the module's corpus back."""
     return Corpus(generated[1])
 
 
@@ -208,6 +213,7 @@ def corpus(generated: tuple[GeneratedCorpus, Path]) -> Corpus:
 
 
 def test_same_arguments_give_byte_identical_files(generated, tmp_path):
+    """Same (n_orders, seed, options): the same bytes; another seed: other bytes, same as-of."""
     result, root = generated
     again = generate_corpus(N_ORDERS, SEED, tmp_path / "again")
     assert _snapshot(tmp_path / "again") == _snapshot(root)
@@ -218,8 +224,11 @@ def test_same_arguments_give_byte_identical_files(generated, tmp_path):
 
 
 def test_layout_and_reported_counts(generated):
+    """The expected files exist, ``files`` lists all of them, and the line counts are right."""
     result, root = generated
-    assert result.as_of == AS_OF and result.as_of.tzinfo is not None and result.as_of.utcoffset() == timedelta(0)
+    assert result.as_of == AS_OF
+    assert result.as_of.tzinfo is not None
+    assert result.as_of.utcoffset() == timedelta(0)
     names = {str(p.relative_to(root)) for p in result.files}
     assert names == {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
     assert {
@@ -240,6 +249,7 @@ def test_layout_and_reported_counts(generated):
 
 
 def test_redelivered_files_have_the_same_content(generated):
+    """The re-delivered files repeat an earlier file's (decompressed) content under another name."""
     _, root = generated
     orders = root / "orders"
     assert (orders / "orders-c-0000.csv").read_bytes() == (orders / "orders-c-0000.resent.csv").read_bytes()
@@ -250,6 +260,7 @@ def test_redelivered_files_have_the_same_content(generated):
 
 
 def test_csv_files_have_a_header_and_one_malformed_row(generated):
+    """Both CSV files start with a header and carry exactly one row with too many cells."""
     _, root = generated
     for path, first in (
         (root / "orders" / "orders-c-0000.csv", "order_id,merchant_id,provider,amount,currency,created_at"),
@@ -262,6 +273,7 @@ def test_csv_files_have_a_header_and_one_malformed_row(generated):
 
 
 def test_plain_jsonl_only_without_variety(tmp_path):
+    """``formats_variety=False`` writes plain JSONL only; rate 0 writes no bad line."""
     result = generate_corpus(300, 1, tmp_path, formats_variety=False, bad_line_rate=0.0)
     assert sorted(str(p.relative_to(tmp_path)) for p in result.files) == [
         "callbacks/callbacks-0000.jsonl",
@@ -269,13 +281,16 @@ def test_plain_jsonl_only_without_variety(tmp_path):
     ]
     corpus = Corpus(tmp_path)
     assert sum(corpus.reasons["orders"].values()) == sum(corpus.reasons["callbacks"].values()) == 0
-    assert len(corpus.orders) == result.order_lines and len(corpus.callbacks) == result.callback_lines
+    assert len(corpus.orders) == result.order_lines
+    assert len(corpus.callbacks) == result.callback_lines
 
 
 def test_compress_option(tmp_path):
+    """``compress=True`` gzips every JSONL file, ``False`` none; the content is the same."""
     result = generate_corpus(300, 1, tmp_path / "gz", compress=True)
     jsonl = [p for p in result.files if ".jsonl" in p.name and "resent" not in p.name]
-    assert jsonl and all(p.name.endswith(".jsonl.gz") for p in jsonl)
+    assert jsonl
+    assert all(p.name.endswith(".jsonl.gz") for p in jsonl)
     assert all(p.read_bytes()[:2] == b"\x1f\x8b" for p in jsonl)
     plain = generate_corpus(300, 1, tmp_path / "plain", compress=False)
     assert not [p for p in plain.files if p.name.endswith(".gz")]
@@ -283,12 +298,14 @@ def test_compress_option(tmp_path):
 
 
 def test_rewriting_a_directory_replaces_the_previous_corpus(tmp_path):
+    """A second run into the same directory leaves no file of the first behind."""
     generate_corpus(300, 1, tmp_path)
     result = generate_corpus(200, 2, tmp_path, formats_variety=False)
     assert {p for p in tmp_path.rglob("*") if p.is_file()} == set(result.files)
 
 
 def test_bad_arguments_are_refused(tmp_path):
+    """Nonsense sizes and rates are refused with a message naming the argument."""
     with pytest.raises(ValueError, match="n_orders"):
         generate_corpus(0, 1, tmp_path)
     with pytest.raises(ValueError, match="bad_line_rate"):
@@ -296,9 +313,11 @@ def test_bad_arguments_are_refused(tmp_path):
 
 
 def test_tiny_corpora_still_work(tmp_path):
+    """Very small corpora do not crash."""
     for n in (1, 7, 40):
         result = generate_corpus(n, 5, tmp_path / str(n))
-        assert result.order_lines > 0 and result.callback_lines > 0  # (gaps may drop a few of very few lines)
+        assert result.order_lines > 0
+        assert result.callback_lines > 0
         assert Corpus(tmp_path / str(n)).orders or n < 10  # (1 order: its few lines are all planted bad ones)
 
 
@@ -308,6 +327,7 @@ def test_tiny_corpora_still_work(tmp_path):
 
 
 def test_every_rejection_kind_is_planted_and_rare(corpus):
+    """Each rejection reason of the SPEC occurs, on a small share of the lines."""
     expected_orders = {
         "malformed_json",
         "malformed_csv",
@@ -339,6 +359,7 @@ def test_every_rejection_kind_is_planted_and_rare(corpus):
 
 
 def test_good_amounts_are_exact_decimals_within_the_currency_exponent(corpus):
+    """Valid amounts are plain decimals within the exponent (0, 2 and 3 all occur), strings or numbers."""
     seen_exponents, as_numbers, as_strings = set(), 0, 0
     for kind in ("orders", "callbacks"):
         for raw, record, reason in corpus.raw[kind]:
@@ -361,13 +382,15 @@ def test_good_amounts_are_exact_decimals_within_the_currency_exponent(corpus):
             else:
                 as_strings += 1
     assert seen_exponents == {0, 2, 3}
-    assert as_numbers > 50 and as_strings > 5 * as_numbers
+    assert as_numbers > 50
+    assert as_strings > 5 * as_numbers
     currencies = Counter(o["currency"] for o in corpus.orders)
     assert {"JPY", "KRW", "USD", "EUR", "CNY", "GBP", "KWD", "BHD"} <= set(currencies)
     assert currencies.most_common(1)[0][0] in ("USD", "CNY")
 
 
 def test_amount_spellings_vary(corpus):
+    """Canonical, trimmed and zero-padded spellings and zero amounts occur."""
     texts = [r["amount"] for _, r, reason in corpus.raw["orders"] if r and not reason and "amount" in r]
     assert any(re.fullmatch(r"\d+\.\d{2}", t) for t in texts)  # "12.50"
     assert any(re.fullmatch(r"\d+\.\d{3}", t) and t.endswith("0") for t in texts)  # "12.500" (2-digit currency)
@@ -376,16 +399,19 @@ def test_amount_spellings_vary(corpus):
 
 
 def test_timestamps_vary_in_offset_and_precision(corpus):
+    """Z, +08:00, -05:00 and naive timestamps, with and without fractions, occur."""
     created = [r["created_at"] for _, r, _ in corpus.raw["orders"] if r and isinstance(r.get("created_at"), str)]
     assert any(t.endswith("Z") for t in created)
     assert any(t.endswith("+08:00") for t in created)
     assert any(re.search(r"-05:00$", t) for t in created)
     assert any(re.fullmatch(r"[\d-]+ [\d:.]+", t) for t in created)  # naive, space separator
     assert any(re.fullmatch(r"[\d-]+T[\d:]+", t) for t in created)  # naive, no fraction
-    assert any(re.search(r"\.\d{6}", t) for t in created) and any(re.search(r"\.\d{3}(Z|\+)", t) for t in created)
+    assert any(re.search(r"\.\d{6}", t) for t in created)
+    assert any(re.search(r"\.\d{3}(Z|\+)", t) for t in created)
 
 
 def test_created_at_spans_about_three_days_before_as_of(corpus):
+    """Orders span a little over 72 h before as_of, a few come after it, and the rate has bursts."""
     times = sorted(o["created_at"] for o in corpus.orders)
     assert AS_OF - timedelta(hours=75) <= times[0] < AS_OF - timedelta(hours=72)
     assert AS_OF < times[-1] <= AS_OF + timedelta(minutes=11)
@@ -406,11 +432,13 @@ def _by_order(rows: list[dict]) -> dict[str, list[dict]]:
 
 
 def test_callback_mix(corpus):
+    """Mostly success, some failed, pending and reversed; case and spacing vary; conflicts and mismatches."""
     orders, callbacks = _by_order(corpus.orders), _by_order(corpus.callbacks)
     statuses = Counter(c["status"] for c in corpus.callbacks)
     assert statuses["success"] > 0.75 * len(orders)
     assert 0.03 * len(orders) < statuses["failed"] < 0.12 * len(orders)
-    assert statuses["pending"] > 0 and statuses["reversed"] > 0
+    assert statuses["pending"] > 0
+    assert statuses["reversed"] > 0
     raw = [r for _, r, _ in corpus.raw["callbacks"] if r]
     assert any(r.get("status") in ("SUCCESS", "Success", " Success ") for r in raw)
     assert any(isinstance(r.get("provider"), str) and r["provider"] != r["provider"].strip() for r in raw)
@@ -431,10 +459,14 @@ def test_callback_mix(corpus):
             if c["status"] == "success":
                 currency_off += c["currency"] != order["currency"]
                 amount_off += c["currency"] == order["currency"] and c["amount_minor"] != order["amount_minor"]
-    assert conflicts >= 1 and reversals >= 1 and amount_off >= 1 and currency_off >= 1
+    assert conflicts >= 1
+    assert reversals >= 1
+    assert amount_off >= 1
+    assert currency_off >= 1
 
 
 def test_duplicate_callbacks_and_submissions(corpus):
+    """Re-delivered callback ids, second distinct successes, duplicate and conflicting order lines."""
     ids = Counter(c["callback_id"] for c in corpus.callbacks if c["callback_id"])
     assert sum(1 for n in ids.values() if n > 1) > 0.01 * len(corpus.orders)  # re-delivered
     two_successes = [
@@ -449,10 +481,12 @@ def test_duplicate_callbacks_and_submissions(corpus):
             keys = {(o["merchant_id"], o["provider"], o["amount_minor"], o["currency"]) for o in lines}
             same += len(keys) == 1
             different += len(keys) > 1
-    assert same >= 3 and different >= 1
+    assert same >= 3
+    assert different >= 1
 
 
 def test_time_scenarios(corpus):
+    """Late, early-dated, cross-provider, young unanswered, acknowledged and long-lost orders occur."""
     orders = {oid: min(lines, key=lambda o: o["created_at"]) for oid, lines in _by_order(corpus.orders).items()}
     callbacks = _by_order(corpus.callbacks)
     assert sum(1 for c in corpus.callbacks if c["received_at"] > AS_OF) >= 5
@@ -479,10 +513,15 @@ def test_time_scenarios(corpus):
         ):
             lost_old += 1
     assert 0.01 * len(orders) < late < 0.1 * len(orders)
-    assert early >= 1 and mismatch >= 1 and young_waiting >= 5 and acknowledged >= 2 and lost_old >= 1
+    assert early >= 1
+    assert mismatch >= 1
+    assert young_waiting >= 5
+    assert acknowledged >= 2
+    assert lost_old >= 1
 
 
 def test_orphan_callbacks(corpus):
+    """Callbacks for order ids nobody logged: foreign ones and look-alikes."""
     known = {o["order_id"] for o in corpus.orders}
     orphans = [c for c in corpus.callbacks if c["order_id"] not in known]
     assert len(orphans) >= 3
@@ -491,6 +530,7 @@ def test_orphan_callbacks(corpus):
 
 
 def test_sequence_gaps_and_repeats(corpus):
+    """Every log stream has sequence gaps and repeated sequence numbers."""
     for kind, sources in (
         ("orders", {"orders-a", "orders-b", "orders-c"}),
         ("callbacks", {"cb-gw1", "cb-gw2", "cb-gw3"}),
@@ -502,10 +542,12 @@ def test_sequence_gaps_and_repeats(corpus):
         assert set(seqs) == sources
         gaps = sum(max(v) - min(v) + 1 - len(set(v)) for v in seqs.values())
         repeats = sum(len(v) - len(set(v)) for v in seqs.values())
-        assert gaps >= 2 and repeats >= 2, kind
+        assert gaps >= 2, kind
+        assert repeats >= 2, kind
 
 
 def test_planted_callback_outage(corpus):
+    """Stripe sends no callback for at least 90 minutes while 20 or more stripe orders are created."""
     stripe = sorted(
         c["received_at"] for c in corpus.callbacks if c["provider"] == "stripe" and c["received_at"] <= AS_OF
     )
@@ -521,6 +563,7 @@ def test_planted_callback_outage(corpus):
 
 
 def test_committed_sample_matches_the_generator(tmp_path):
+    """data/sample is what the generator writes for (3500, 7), under 2 MB, with its AS_OF."""
     assert SAMPLE_DIR.is_dir(), "data/sample is missing"
     as_of = (SAMPLE_DIR / "AS_OF").read_text().strip()
     assert datetime.fromisoformat(as_of.replace("Z", "+00:00")) == AS_OF
