@@ -413,11 +413,19 @@ def _json_sql(fields: tuple[_Field, ...], table: str) -> str:
     structure = "{" + ", ".join(
         f'"{f.name}": "{"JSON" if f.role == "amount" else "VARCHAR"}"' for f in fields
     ) + "}"
-    items = _field_sql(fields, lambda i, f: f"s.{_quote(f.name)}")
+    items = [item for item in _field_sql(fields, lambda i, f: f"s.{_quote(f.name)}") if not item.startswith("s.")]
+    amount = _quote(next(f.name for f in fields if f.role == "amount"))
+    # The amount's JSON type (VARCHAR, UBIGINT/BIGINT: exact integer text, DOUBLE: maybe rounded,
+    # BOOLEAN, OBJECT, ARRAY) and its value: a string decoded, anything else as JSON text.
+    items += [
+        f"json_type(s.{amount}) AS amt_type",
+        f"CASE WHEN starts_with(s.{amount}, '\"') THEN json_extract_string(s.{amount}, '$') "
+        f"ELSE CAST(s.{amount} AS VARCHAR) END AS amt_value",
+    ]
     return (
         "SELECT s, s IS NULL AS malformed, "
         r"(starts_with(raw, '{') OR regexp_matches(raw, '^[ \t\r\n]*\{')) AS is_object, "
-        + ", ".join(item for item in items if not item.startswith("s."))
+        + ", ".join(items)
         + f" FROM (SELECT raw, CASE WHEN json_valid(raw) THEN json_transform(raw, {_sql_str(structure)}) END AS s"
         + f" FROM {table})"
     )
@@ -603,25 +611,24 @@ class _Engine:
             x = self.con.sql(self._json_sql).pl()
         finally:
             self.con.unregister("__lines")
-        x = x.unnest("s").rename({f.name: "t_" + f.name for f in self.fields})
         amount = next(f.name for f in self.fields if f.role == "amount")
-        a = pl.col("t_" + amount)  # JSON text of the amount
+        x = (
+            x.unnest("s")
+            .drop(amount)
+            .rename({f.name: "t_" + f.name for f in self.fields if f.name != amount})
+            .rename({"amt_value": "t_" + amount})
+        )
+        amt_type = pl.col("amt_type")
         x = x.with_columns(
             pl.Series("raw_text", pl.from_arrow(raw)),
             pl.Series("bad_encoding", bad_encoding if bad_encoding is not None else np.zeros(n, bool)),
             pl.lit(False).alias("malformed_csv"),
             pl.lit(None, pl.Int64).alias("csv_cells"),
             *self._defaults(),
-            a.str.starts_with('"').alias("amt_is_str"),
-        )
-        is_str = pl.col("amt_is_str")
-        is_number = ~is_str & a.str.contains(r"^-?[0-9]")
-        x = x.with_columns(
-            pl.when(is_str).then(a.str.strip_prefix('"').str.strip_suffix('"')).otherwise(a).alias("t_" + amount),
             # An integer JSON number is exact in DuckDB's text; a fraction or exponent may not be.
-            pl.when(is_number & ~a.str.contains("[.eE]", literal=False)).then(a).alias("amt_lit"),
-            (is_number & a.str.contains("[.eE]", literal=False)).alias("amt_inexact"),
-            (is_str & a.str.contains("\\", literal=True)).alias("amt_slow"),
+            pl.when(amt_type.is_in(["UBIGINT", "BIGINT"])).then(pl.col("t_" + amount)).alias("amt_lit"),
+            (amt_type == "DOUBLE").fill_null(False).alias("amt_inexact"),
+            pl.lit(False).alias("amt_slow"),
         )
         x = self._number_literals(x, amount)
         x = self._exact_fallback(x)

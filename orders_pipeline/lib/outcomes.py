@@ -195,8 +195,9 @@ def _callback_rows(callbacks: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
             pl.col("provider").cast(pl.Categorical).alias("_cb_provider"),
             pl.col("event_time").alias("_event_time"),
             (status == "pending").alias("_pending"),
-            (terminal & (pl.col("delivery_count") >= 2)).alias("_redelivered_terminal"),
-            *((status == s).cast(pl.Int64).alias(f"_is_{s}") for s in schema.TERMINAL_STATUSES),
+            # Deliveries per terminal status: >= 2 means one callback_id delivered twice or two
+            # distinct callbacks with that status, i.e. exactly the duplicate_callback rule.
+            *(pl.when(status == s).then(pl.col("delivery_count")).alias(f"_deliveries_{s}") for s in schema.TERMINAL_STATUSES),
         )
     )
 
@@ -213,14 +214,15 @@ def _order_facts(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: datetime)
         pl.concat([_order_rows(orders, as_of), _callback_rows(callbacks, as_of)], how="diagonal")
         .group_by("order_id")
         .agg(
-            *(pl.col(name).min_by("_submission") for name in (*_SUBMISSION_FIELDS, "created_at")),
+            *(pl.col(name).min_by("_submission") for name in _SUBMISSION_FIELDS),
+            # The smallest key is the canonical line's: its high bits are its created_at.
+            (pl.col("_submission").min() // (1 << _READ_ORDER_BITS)).alias("_created_us"),
             pl.col("_submission").count().cast(pl.Int64).alias("submission_count"),
             # Lines all agree on the 4-tuple iff every field takes a single value.
             *(pl.col(name).min().alias(f"_min_{name}") for name in _SUBMISSION_FIELDS),
             *(pl.col(name).max().alias(f"_max_{name}") for name in _SUBMISSION_FIELDS),
             pl.col("_callback").count().cast(pl.Int64).alias("callback_count"),
             pl.col("_pending").any().alias("_has_pending"),
-            pl.col("_terminal_pos").max().alias("_last_terminal"),
             pl.col("_success_pos").min().alias("_first_success"),
             pl.col("_failed_pos").max().alias("_last_failed"),
             pl.col("_reversed_pos").max().alias("_last_reversed"),
@@ -229,13 +231,13 @@ def _order_facts(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: datetime)
             pl.col("_cb_amount_minor").max_by(last).alias("callback_amount_minor"),
             pl.col("_cb_currency").max_by(last).alias("callback_currency"),
             pl.col("_terminal_received").min().alias("_first_terminal_received"),
-            pl.col("_redelivered_terminal").any().alias("_redelivered"),
-            *(pl.col(f"_is_{s}").sum().alias(f"_n_{s}") for s in schema.TERMINAL_STATUSES),
+            *(pl.col(f"_deliveries_{s}").sum().alias(f"_deliveries_{s}") for s in schema.TERMINAL_STATUSES),
             pl.col("_event_time").min().alias("_min_event_time"),
             pl.col("_cb_provider").min().alias("_min_cb_provider"),
             pl.col("_cb_provider").max().alias("_max_cb_provider"),
         )
         .filter(pl.col("submission_count") > 0)
+        .with_columns(pl.col("_created_us").cast(pl.Int64).cast(schema.TIMESTAMP).alias("created_at"))
         .with_columns(pl.col(name).cast(pl.String) for name in _LABELS_OUT)
     )
 
@@ -254,7 +256,7 @@ def classify_orders(
     sla_us = _profile_us(pl.col("provider"), settings, "sla")
     horizon_us = _profile_us(pl.col("provider"), settings, "retry_horizon")
     age_us = _span_us(as_of_lit, pl.col("created_at"))
-    has_terminal = pl.col("_last_terminal").is_not_null()
+    has_terminal = pl.col("terminal_status").is_not_null()
     last = pl.col("terminal_status")
     success_then_failed = (pl.col("_first_success") < pl.col("_last_failed")).fill_null(False)
     success_then_reversed = (pl.col("_first_success") < pl.col("_last_reversed")).fill_null(False)
@@ -286,8 +288,9 @@ def classify_orders(
     conditions = {
         "duplicate_submission": several & ~differ,
         "conflicting_submission": several & differ,
-        "duplicate_callback": pl.col("_redelivered").fill_null(False)
-        | pl.any_horizontal(*((pl.col(f"_n_{s}") >= 2).fill_null(False) for s in schema.TERMINAL_STATUSES)),
+        "duplicate_callback": pl.any_horizontal(
+            *((pl.col(f"_deliveries_{s}") >= 2).fill_null(False) for s in schema.TERMINAL_STATUSES)
+        ),
         "late_callback": (first_terminal_after_us > sla_us).fill_null(False),
         "callback_before_order": (
             _span_us(pl.col("_min_event_time"), pl.col("created_at")) < -duration_micros(settings.clock_skew_allowance)
