@@ -821,3 +821,60 @@ def test_property_every_non_blank_line_lands_or_is_rejected_exactly_once(
     assert files["lines_read"][0] == len(expected) == files["lines_landed"][0] + files["lines_rejected"][0]
     orders = landed["read_order"].to_list()
     assert orders == sorted(set(orders)) and all(0 <= o < len(expected) for o in orders)
+
+
+TRICKY_CSV = (
+    "\ufeff order_id ,merchant_id,provider,amount,currency,created_at,order_id,seq\r\n"
+    "\r\n"
+    "o1,m,Stripe,1.50,usd,2024-05-01T00:00:00Z,dup,1\r\n"
+    "   \r\n"
+    "o2,m,stripe\r\n"
+    "o3,m,stripe,1,USD,2024-05-01T00:00:00Z,x,2,EXTRA\r\n"
+    ",m,stripe,1,USD,2024-05-01T00:00:00Z,,3\r\n"
+    "o4, m ,stripe,1,JPY,2024-05-01 09:00:00,,x\r\n"
+    "o5, m ,stripe,1,JPY,2024-05-01 09:00:00,,\r\n"
+)
+
+
+@pytest.mark.parametrize("chunk_lines", [1, 1_000_000])
+def test_csv_fast_path_matches_the_csv_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_lines: int
+) -> None:
+    from orders_pipeline.lib import ingestion
+
+    content = TRICKY_CSV.encode() + b"o6,m,stripe,1,USD,2024-05-01T00:00:00Z,caf\xe9,4\n" + b"o7,m,stripe,2,EUR,2024-05-01T00:00:00Z,,5"
+    write(tmp_path / "o.csv", content)
+    fast = run(tmp_path, chunk_lines=chunk_lines, settings=Settings(timezone="Asia/Tokyo"))
+    monkeypatch.setattr(ingestion, "_csv_block_is_simple", lambda data: False)
+    slow = run(tmp_path, chunk_lines=chunk_lines, settings=Settings(timezone="Asia/Tokyo"))
+    for a, b in zip(fast, slow, strict=True):
+        assert a.equals(b), (a, b)
+    files, landed, rejected = fast
+    assert landed.select("order_id", "merchant_id", "amount_minor", "created_at", "line_number").rows() == [
+        ("o1", "m", 150, utc(2024, 5, 1), 3),
+        ("o5", " m ", 1, utc(2024, 5, 1), 9),
+        ("o7", "m", 200, utc(2024, 5, 1), 11),
+    ]
+    assert rejected.select("line_number", "reason").rows() == [
+        (5, "missing_field:amount"),
+        (6, "malformed_csv"),
+        (7, "missing_field:order_id"),
+        (8, "bad_seq"),
+        (10, "bad_encoding"),
+    ]
+
+
+def test_csv_switches_to_the_csv_module_at_the_first_quoted_block(tmp_path: Path) -> None:
+    header = "order_id,merchant_id,provider,amount,currency,created_at,customer_id\n"
+    plain = "".join(f"o{i},m,stripe,{i},USD,2024-05-01T00:00:00Z,c{i}\n" for i in range(3000))
+    quoted = 'q1,m,stripe,1,USD,2024-05-01T00:00:00Z,"multi\nline, with comma"\nq2,m,stripe,x,USD,2024-05-01T00:00:00Z,c\n'
+    write(tmp_path / "o.csv", header + plain + quoted + plain.replace("o", "p", 3000))
+    files, landed, rejected = run(tmp_path, chunk_lines=100)
+    assert files["lines_read"].to_list() == [6002]
+    assert landed.filter(pl.col("order_id") == "q1").select("customer_id", "line_number").row(0) == (
+        "multi\nline, with comma",
+        3002,
+    )
+    assert rejected.select("line_number", "reason").rows() == [(3004, "bad_amount")]
+    assert landed.filter(pl.col("order_id") == "p2999")["line_number"].to_list() == [6004]
+    assert landed["read_order"].to_list() == sorted(landed["read_order"].to_list())

@@ -108,6 +108,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import itertools
 import json
 import os
 import queue
@@ -696,20 +697,41 @@ class _Engine:
             x = _scatter(x, odd, {"amt_norm": [n for n, _ in normalized], "amt_neg": [neg for _, neg in normalized]})
         return x
 
-    def parse_columns(
-        self,
-        cells: dict[str, list[str | None]],
-        raw: list[str],
-        meta: pl.DataFrame,
-        malformed_csv: list[bool],
-        cell_counts: list[int],
-        bad_encoding: list[bool],
+    def parse_csv_lines(
+        self, raw: pa.Array, header: tuple[str, ...], meta: pl.DataFrame, bad_encoding: np.ndarray | None
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Parse records already split into string cells (CSV): same rules as JSON lines."""
-        if not raw:
+        """Parse CSV records that are single lines without quotes (the fast path): split on ``,``."""
+        n = len(raw)
+        if n == 0:
             return self._empty()
-        table = pa.table({"c_" + f.name: pa.array(cells[f.name], pa.large_string()) for f in self.fields})
-        self.con.register("__fields", table)
+        line = pl.from_arrow(raw).str.split_exact("\n", 1).struct.field("field_0").str.strip_suffix("\r")
+        parts = line.str.split(",")
+        positions = {f.name: header.index(f.name) for f in self.fields if f.name in header}
+        cells = pl.DataFrame(
+            [
+                parts.list.get(positions[f.name], null_on_oob=True).alias("c_" + f.name)
+                if f.name in positions
+                else pl.Series("c_" + f.name, [None] * n, pl.String)
+                for f in self.fields
+            ]
+        )
+        counts = parts.list.len().cast(pl.Int64)
+        bad = pl.Series(bad_encoding if bad_encoding is not None else np.zeros(n, bool), dtype=pl.Boolean)
+        return self.parse_cells(cells, line, meta, counts > len(header), counts, bad)
+
+    def parse_cells(
+        self,
+        cells: pl.DataFrame,
+        raw: pl.Series,
+        meta: pl.DataFrame,
+        malformed_csv: pl.Series,
+        cell_counts: pl.Series,
+        bad_encoding: pl.Series,
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Parse records already split into string cells ``c_<field>`` (CSV): same rules as JSON."""
+        if cells.height == 0:
+            return self._empty()
+        self.con.register("__fields", cells.to_arrow(compat_level=pl.CompatLevel.oldest()))
         try:
             x = self.con.sql(self._columns_sql).pl()
         finally:
@@ -717,10 +739,10 @@ class _Engine:
         x = x.with_columns(
             pl.lit(False).alias("malformed"),
             pl.lit(True).alias("is_object"),
-            pl.Series("raw_text", raw, pl.String),
-            pl.Series("bad_encoding", bad_encoding, pl.Boolean),
-            pl.Series("malformed_csv", malformed_csv, pl.Boolean),
-            pl.Series("csv_cells", cell_counts, pl.Int64),
+            raw.cast(pl.String).alias("raw_text"),
+            bad_encoding.cast(pl.Boolean).alias("bad_encoding"),
+            malformed_csv.cast(pl.Boolean).alias("malformed_csv"),
+            cell_counts.cast(pl.Int64).alias("csv_cells"),
             pl.lit(None, pl.String).alias("amt_lit"),
             pl.lit(False).alias("amt_slow"),
             *self._defaults(),
@@ -1234,28 +1256,55 @@ class _Ingestor:
             line_numbers = lines.line_index + (base_line_of_block + 1)
             for lo in range(0, m, self.task_lines):
                 hi = min(m, lo + self.task_lines)
-                count = hi - lo
-                meta = pl.DataFrame(
-                    {
-                        "file": pl.repeat(file.relative, count, dtype=pl.String, eager=True),
-                        "line_number": line_numbers[lo:hi],
-                        "read_order": np.arange(self.read_order, self.read_order + count, dtype=np.int64),
-                    }
-                )
-                self.read_order += count
-                stats.read += count
-                self._submit(stats, "parse_json", raw.slice(lo, count), meta, None if bad is None else bad[lo:hi])
+                meta = self._meta(file, line_numbers[lo:hi], stats)
+                self._submit(stats, "parse_json", raw.slice(lo, hi - lo), meta, None if bad is None else bad[lo:hi])
             del raw, data
 
     # ---- CSV --------------------------------------------------------------------------------
 
     def _ingest_csv(self, file: InputFile, blocks: Iterator[bytearray], stats: _FileStats) -> None:
+        """CSV: blocks without quotes (or stray ``\\r``/NUL) are split vectorized, one record per
+        line; from the first block that has any, the rest of the file goes through the csv module
+        (quoted cells may span lines and blocks)."""
+        header: tuple[str, ...] | None = None
+        base_line = 0
+        first = True
+        for data in blocks:
+            skip = 3 if first and data[:3] == _BOM else 0
+            if not _csv_block_is_simple(data):
+                reader = _CsvReader(itertools.chain([data], blocks), line_offset=base_line, strip_bom=first)
+                self._ingest_csv_records(file, reader, header, stats)
+                return
+            first = False
+            lines = _split_lines(data, skip)
+            base_line_of_block = base_line
+            base_line += lines.physical
+            if header is None:
+                if not len(lines.starts):
+                    continue
+                start = int(lines.starts[0])
+                end = data.find(b"\n", start)
+                text = bytes(data[start : end if end >= 0 else len(data)]).decode("utf-8", _REPLACE)
+                header = tuple(name.strip() for name in text.rstrip("\r").split(","))
+                lines = _Lines(lines.starts[1:], lines.line_index[1:], lines.physical)
+            m = len(lines.starts)
+            if m == 0:
+                continue
+            raw, bad = _string_array(data, lines)
+            line_numbers = lines.line_index + (base_line_of_block + 1)
+            for lo in range(0, m, self.task_lines):
+                hi = min(m, lo + self.task_lines)
+                meta = self._meta(file, line_numbers[lo:hi], stats)
+                self._submit(stats, "parse_csv_lines", raw.slice(lo, hi - lo), header, meta, None if bad is None else bad[lo:hi])
+
+    def _ingest_csv_records(
+        self, file: InputFile, reader: _CsvReader, header: tuple[str, ...] | None, stats: _FileStats
+    ) -> None:
         batch: _CsvBatch | None = None
-        header: list[str] | None = None
-        for record in _CsvReader(blocks).records():
+        for record in reader.records():
             if header is None:
                 # An unparseable header gives no columns: every record is then malformed_csv.
-                header = [name.strip() for name in record.cells or []]
+                header = tuple(name.strip() for name in record.cells or [])
                 continue
             if batch is None:
                 batch = _CsvBatch(self.fields, header)
@@ -1266,20 +1315,37 @@ class _Ingestor:
         if batch is not None and batch.size:
             self._flush_csv(file, batch, stats)
 
-    def _flush_csv(self, file: InputFile, batch: _CsvBatch, stats: _FileStats) -> None:
-        count = batch.size
+    def _meta(self, file: InputFile, line_numbers: Any, stats: _FileStats) -> pl.DataFrame:
+        count = len(line_numbers)
         meta = pl.DataFrame(
             {
                 "file": pl.repeat(file.relative, count, dtype=pl.String, eager=True),
-                "line_number": pl.Series(batch.line_numbers, dtype=pl.Int64),
+                "line_number": pl.Series(line_numbers, dtype=pl.Int64),
                 "read_order": np.arange(self.read_order, self.read_order + count, dtype=np.int64),
             }
         )
         self.read_order += count
         stats.read += count
+        return meta
+
+    def _flush_csv(self, file: InputFile, batch: _CsvBatch, stats: _FileStats) -> None:
+        meta = self._meta(file, batch.line_numbers, stats)
+        cells = pl.DataFrame({"c_" + name: pl.Series(values, dtype=pl.String) for name, values in batch.cells.items()})
         self._submit(
-            stats, "parse_columns", batch.cells, batch.raw, meta, batch.malformed, batch.cell_counts, batch.bad_encoding
+            stats,
+            "parse_cells",
+            cells,
+            pl.Series(batch.raw, dtype=pl.String),
+            meta,
+            pl.Series(batch.malformed, dtype=pl.Boolean),
+            pl.Series(batch.cell_counts, dtype=pl.Int64),
+            pl.Series(batch.bad_encoding, dtype=pl.Boolean),
         )
+
+
+def _csv_block_is_simple(data: bytearray) -> bool:
+    """No quote, NUL or lone carriage return: every line is one record, cells split on commas."""
+    return data.find(b'"') < 0 and data.find(b"\0") < 0 and data.count(b"\r") == data.count(b"\r\n")
 
 
 @dataclass
@@ -1367,7 +1433,7 @@ class _CsvRecord:
 class _CsvBatch:
     """Up to ``chunk_lines`` CSV records, as one string column per field."""
 
-    def __init__(self, fields: tuple[_Field, ...], header: list[str]) -> None:
+    def __init__(self, fields: tuple[_Field, ...], header: tuple[str, ...]) -> None:
         self.header_size = len(header)
         # With a repeated column name the first column wins.
         self.positions = {f.name: header.index(f.name) for f in fields if f.name in header}
@@ -1404,9 +1470,10 @@ def _decode_line(raw: bytes) -> tuple[str, bool]:
 class _CsvReader:
     """Feeds physical lines to the csv module and remembers which lines made each record."""
 
-    def __init__(self, blocks: Iterator[bytearray]) -> None:
+    def __init__(self, blocks: Iterator[bytearray], line_offset: int = 0, strip_bom: bool = True) -> None:
         self.blocks = blocks
-        self.line = 0
+        self.strip_bom = strip_bom
+        self.line = line_offset
         self.consumed: list[str] = []
         self.start = 0
         self.bad = False
@@ -1423,7 +1490,7 @@ class _CsvReader:
         return text
 
     def _lines(self) -> Iterator[str]:
-        first = True
+        first = self.strip_bom
         for data in self.blocks:
             chunk = bytes(data)
             if first and chunk.startswith(_BOM):
@@ -1524,3 +1591,8 @@ def _file_row(kind: str, file: InputFile, size: int, digest: str, duplicate_of: 
         "lines_rejected": stats.rejected,
     }
 
+
+
+def file_sha256(file: InputFile) -> str:
+    """SHA-256 of a file's decompressed content (the identity used to spot re-delivered files)."""
+    return _full_digest(file)

@@ -134,10 +134,11 @@ def orphan_callbacks(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: datet
     :data:`ORPHAN_CALLBACK_SCHEMA`, sorted by ``received_at``, ``order_id``, ``file``,
     ``line_number``.
     """
-    known = orders.select("order_id").unique()
+    # Merging is per order_id, so dropping the matched callbacks first gives the same orphans
+    # and leaves only the (few) orphan lines to merge.
+    unmatched = callbacks.join(orders.select("order_id"), on="order_id", how="anti")
     return (
-        effective_callbacks(callbacks, as_of)
-        .join(known, on="order_id", how="anti")
+        effective_callbacks(unmatched, as_of)
         .select(list(ORPHAN_CALLBACK_SCHEMA))
         .cast(ORPHAN_CALLBACK_SCHEMA)
         .sort("received_at", "order_id", "file", "line_number")

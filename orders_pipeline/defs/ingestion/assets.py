@@ -2,13 +2,12 @@
 
 
 import dagster as dg
-import polars as pl
 
 from orders_pipeline.defs.resources import ReconciliationResource, stage
 from orders_pipeline.lib import expectations
-from orders_pipeline.lib.ingestion import DuckDBSink, discover_files, ingest
+from orders_pipeline.lib.ingestion import discover_files
+from orders_pipeline.lib.landing import input_files_sql, sync_landing
 from orders_pipeline.lib.schema import CALLBACKS, ORDERS
-from orders_pipeline.lib.warehouse import replace_table
 
 GROUP = "ingestion"
 
@@ -42,57 +41,51 @@ GROUP = "ingestion"
     ]
 )
 def landed_logs(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource):
-    """Read the order and callback logs (JSONL/CSV, optionally gzip) into the work database."""
+    """Bring the landed lines in step with the order and callback log folders.
+
+    Each file is parsed once, ever (tracked in the ``ingested_files`` manifest); re-delivered
+    files are skipped, changed files re-ingested and reported, removed files' lines dropped.
+    """
     expectations.preload()
     settings = reconciliation.settings()
-    order_files = discover_files(reconciliation.orders_path, ORDERS)
-    callback_files = discover_files(reconciliation.callbacks_path, CALLBACKS)
-    if not order_files:
-        context.log.warning(f"no order log files under {reconciliation.orders_path}")
-    if not callback_files:
-        context.log.warning(f"no callback log files under {reconciliation.callbacks_path}")
+    files = {
+        ORDERS: discover_files(reconciliation.orders_path, ORDERS),
+        CALLBACKS: discover_files(reconciliation.callbacks_path, CALLBACKS),
+    }
+    for kind, found in files.items():
+        if not found:
+            context.log.warning(f"no {kind} log files under {getattr(reconciliation, kind + '_path')}")
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "ingest"):
-        con.execute("DROP TABLE IF EXISTS landing.orders")
-        con.execute("DROP TABLE IF EXISTS landing.callbacks")
-        con.execute("DROP TABLE IF EXISTS landing.rejected_lines")
-        sink = DuckDBSink(con, schema="landing")
-        files = pl.concat(
-            [ingest(ORDERS, order_files, settings, sink), ingest(CALLBACKS, callback_files, settings, sink)]
+        report = sync_landing(con, files, settings, context.run.run_id)
+        con.execute(f"CREATE OR REPLACE TABLE recon.input_files AS {input_files_sql()}")
+        con.execute(
+            "CREATE OR REPLACE TABLE recon.rejected_lines AS SELECT * FROM landing.rejected_lines "
+            "ORDER BY kind, file, line_number"
         )
-        replace_table(con, "recon.input_files", files)
-        con.execute("CREATE OR REPLACE TABLE recon.rejected_lines AS SELECT * FROM landing.rejected_lines "
-                    "ORDER BY kind, file, line_number")
+        per_kind = {
+            row[0]: row[1:]
+            for row in con.execute(
+                "SELECT kind, sum(lines_read), sum(lines_landed), sum(lines_rejected) FROM recon.input_files "
+                "GROUP BY kind"
+            ).fetchall()
+        }
         reasons = con.execute(
             "SELECT reason, count(*) FROM recon.rejected_lines GROUP BY reason ORDER BY 2 DESC, 1"
         ).fetchall()
-        counts = files.group_by("kind").agg(
-            pl.col("lines_read", "lines_landed", "lines_rejected").sum(),
-            pl.col("duplicate_of").is_not_null().sum().alias("duplicate_files"),
-            pl.len().alias("files"),
+    for change in report.changed:
+        context.log.warning(f"{change} changed after it was ingested: its lines were replaced by the new content")
+    for gone in report.removed:
+        context.log.warning(f"{gone} is no longer in the landing folder: its lines were removed")
+    for kind, asset in ((ORDERS, "order_lines"), (CALLBACKS, "callback_lines")):
+        read, landed, rejected = (int(v or 0) for v in per_kind.get(kind, (0, 0, 0)))
+        yield dg.MaterializeResult(
+            asset_key=asset,
+            metadata={"dagster/row_count": landed, "lines_read": read, "lines_rejected": rejected},
         )
-    per_kind = {row["kind"]: row for row in counts.iter_rows(named=True)}
-    orders, callbacks = per_kind.get(ORDERS, {}), per_kind.get(CALLBACKS, {})
-    rejected_total = sum(n for _, n in reasons)
-    yield dg.MaterializeResult(
-        asset_key="order_lines",
-        metadata={
-            "dagster/row_count": int(orders.get("lines_landed", 0)),
-            "lines_read": int(orders.get("lines_read", 0)),
-            "lines_rejected": int(orders.get("lines_rejected", 0)),
-        },
-    )
-    yield dg.MaterializeResult(
-        asset_key="callback_lines",
-        metadata={
-            "dagster/row_count": int(callbacks.get("lines_landed", 0)),
-            "lines_read": int(callbacks.get("lines_read", 0)),
-            "lines_rejected": int(callbacks.get("lines_rejected", 0)),
-        },
-    )
     yield dg.MaterializeResult(
         asset_key="rejected_lines",
         metadata={
-            "dagster/row_count": rejected_total,
+            "dagster/row_count": sum(n for _, n in reasons),
             "by_reason": dg.MetadataValue.md(
                 "\n".join(["| reason | lines |", "|---|---|", *(f"| {r} | {n} |" for r, n in reasons)])
             ),
@@ -100,8 +93,5 @@ def landed_logs(context: dg.AssetExecutionContext, reconciliation: Reconciliatio
     )
     yield dg.MaterializeResult(
         asset_key="input_files",
-        metadata={
-            "dagster/row_count": files.height,
-            "duplicate_files_skipped": int(files["duplicate_of"].is_not_null().sum()),
-        },
+        metadata={f"files_{status}": count for status, count in sorted(report.statuses.items())},
     )

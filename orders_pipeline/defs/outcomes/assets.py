@@ -6,8 +6,9 @@ import polars as pl
 
 from orders_pipeline.defs.resources import ReconciliationResource, stage
 from orders_pipeline.lib.outcomes import classify_orders
-from orders_pipeline.lib.schema import OUTCOMES
-from orders_pipeline.lib.warehouse import read_table, record_as_of, replace_table
+from orders_pipeline.lib.landing import ranked_lines_sql
+from orders_pipeline.lib.schema import CALLBACKS, ORDERS, OUTCOMES
+from orders_pipeline.lib.warehouse import record_as_of, replace_table
 
 
 @dg.asset(
@@ -24,8 +25,8 @@ def order_outcomes(context: dg.AssetExecutionContext, reconciliation: Reconcilia
     settings = reconciliation.settings()
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "classify"):
         record_as_of(con, context.run.run_id, as_of)
-        orders = read_table(con, "landing.orders").lazy()
-        callbacks = read_table(con, "landing.callbacks").lazy()
+        orders = con.sql(ranked_lines_sql(ORDERS)).pl().lazy()
+        callbacks = con.sql(ranked_lines_sql(CALLBACKS)).pl().lazy()
         outcomes = classify_orders(orders, callbacks, as_of, settings).collect()
         replace_table(con, "recon.order_outcomes", outcomes)
     distribution = outcomes.group_by("outcome").agg(pl.len().alias("orders"))
