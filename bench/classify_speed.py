@@ -99,16 +99,22 @@ def main() -> None:
     cpu_mid = time.process_time()
     summary = daily_summary(outcomes.lazy()).collect(engine=engine)
     end = time.perf_counter()
-    cpu_both_start = time.process_time()
-    both_start = time.perf_counter()
-    daily_summary(classify_orders(orders, callbacks, AS_OF, settings)).collect(engine=engine)
-    both_end = time.perf_counter()
-    cpu_both_end = time.process_time()
-    print(f"{n_orders:,} orders, {n_callbacks:,} callbacks -> {outcomes.height:,} outcomes, {summary.height:,} summary rows")
+    # The first plan pays one-off costs (allocator growth, categorical cache); report the best of 3.
+    runs = []
+    for _ in range(3):
+        cpu_both_start = time.process_time()
+        both_start = time.perf_counter()
+        daily_summary(classify_orders(orders, callbacks, AS_OF, settings)).collect(engine=engine)
+        runs.append((time.perf_counter() - both_start, time.process_time() - cpu_both_start))
+    best_wall, best_cpu = min(runs)
+    print(
+        f"{n_orders:,} orders, {n_callbacks:,} callbacks -> "
+        f"{outcomes.height:,} outcomes, {summary.height:,} summary rows"
+    )
     print(
         f"[{engine}] wall: classify_orders {mid - start:.2f}s, daily_summary {end - mid:.2f}s, "
-        f"both in one plan {both_end - both_start:.2f}s; "
-        f"cpu: classify_orders {cpu_mid - cpu_start:.2f}s, one plan {cpu_both_end - cpu_both_start:.2f}s; "
+        f"both in one plan best of 3 {best_wall:.2f}s; "
+        f"cpu: classify_orders {cpu_mid - cpu_start:.2f}s, one plan {best_cpu:.2f}s; "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus"
     )
     print(outcomes["outcome"].value_counts().sort("outcome"))

@@ -39,14 +39,13 @@ def synthetic_lines(start: int, count: int) -> str:
         else:
             amount = f'"{whole}.{i % 100:02d}"'
         if i % 1000 == 999:
-            out.append('{"order_id":"ord-%09d","merchant_id":"m-%d","provider":"stripe","amount":"1.234",' % (i, i % 50))
+            out.append(f'{{"order_id":"ord-{i:09d}","merchant_id":"m-{i % 50}","provider":"stripe","amount":"1.234",')
             continue
         out.append(
-            '{"order_id":"ord-%09d","merchant_id":"m-%d","provider":"%s","amount":%s,"currency":"%s",'
-            '"created_at":"2024-05-%02dT%02d:%02d:%02d.%03dZ","customer_id":"c-%d","request_id":"req-%x",'
-            '"source":"api-%d","seq":%d}'
-            % (i, i % 50, PROVIDERS[i % 5], amount, cur, 1 + i % 28, i % 24, i % 60, (i * 7) % 60, i % 1000,
-               i % 100000, i * 31, i % 4, i // 4)
+            f'{{"order_id":"ord-{i:09d}","merchant_id":"m-{i % 50}","provider":"{PROVIDERS[i % 5]}",'
+            f'"amount":{amount},"currency":"{cur}","created_at":"2024-05-{1 + i % 28:02d}T{i % 24:02d}:'
+            f'{i % 60:02d}:{(i * 7) % 60:02d}.{i % 1000:03d}Z","customer_id":"c-{i % 100000}",'
+            f'"request_id":"req-{i * 31:x}","source":"api-{i % 4}","seq":{i // 4}}}'
         )
     return "\n".join(out) + "\n"
 

@@ -13,12 +13,13 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
+EXIT_NOT_FOUND = 1  # ``history``: no order (and no orphan callback) with that id
 
 
 class UserError(Exception):
@@ -54,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--warehouse", default=None, help="DuckDB file to publish (default data/warehouse.duckdb)")
     reconcile.add_argument("--as-of", default=None, help="evaluate as of this RFC 3339 time (default: now)")
     reconcile.add_argument("--config", default=None, help="YAML config: provider profiles, tolerances, thresholds")
+    reconcile.add_argument(
+        "--backfill",
+        default=None,
+        metavar="FROM:TO",
+        help="also re-evaluate these order days (YYYY-MM-DD:YYYY-MM-DD), even if final",
+    )
     reconcile.add_argument("--quiet", action="store_true", help="print only the summary")
     reconcile.set_defaults(handler=_reconcile)
 
@@ -62,6 +69,18 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=1, help="random seed (same seed, same bytes)")
     generate.add_argument("--out", required=True, help="output directory (gets orders/ and callbacks/)")
     generate.set_defaults(handler=_generate)
+
+    history = commands.add_parser(
+        "history", help="where is my order? its outcome, outcome changes across runs, submissions and callbacks"
+    )
+    history.add_argument("order_id", help="the platform's order reference (exact, case-sensitive)")
+    history.add_argument("--warehouse", default=None, help="published DuckDB file (default data/warehouse.duckdb)")
+    history.set_defaults(handler=_history)
+
+    runs = commands.add_parser("runs", help="the last published runs: as-of, line counts, checks, timings")
+    runs.add_argument("--warehouse", default=None, help="published DuckDB file (default data/warehouse.duckdb)")
+    runs.add_argument("--last", type=int, default=10, metavar="N", help="how many runs to show (default 10)")
+    runs.set_defaults(handler=_runs)
     return parser
 
 
@@ -78,29 +97,37 @@ def _reconcile(args: argparse.Namespace) -> int:
         order_files = discover_files(args.orders, ORDERS)
         callback_files = discover_files(args.callbacks, CALLBACKS)
         warehouse = Warehouse.at(args.warehouse or _default_warehouse())
+        backfill = _parse_backfill(args.backfill) if args.backfill else None
     except (ConfigError, InputError, WarehouseError) as exc:
         raise UserError(str(exc)) from None
+    if as_of is None:
+        as_of = datetime.now(UTC).replace(microsecond=0)
     if not order_files:
         print(f"warning: no order log files under {args.orders}", file=sys.stderr)
     if not callback_files:
         print(f"warning: no callback log files under {args.callbacks}", file=sys.stderr)
 
+    from orders_pipeline.defs.partitions import partition_range
     from orders_pipeline.defs.resources import ReconciliationResource
+    from orders_pipeline.lib.order_days import live_window
 
     resource = ReconciliationResource(
         orders_path=str(Path(args.orders).resolve()),
         callbacks_path=str(Path(args.callbacks).resolve()),
         warehouse_path=str(warehouse.path),
         config_file=str(Path(args.config).resolve()) if args.config else None,
-        as_of=as_of.isoformat() if as_of else None,
+        as_of=as_of.isoformat(),
     )
     if not args.quiet:
         print(
             f"reconciling {len(order_files)} order file(s) and {len(callback_files)} callback file(s)"
-            f" as of {as_of.isoformat() if as_of else 'now'} into {warehouse.path}",
+            f" as of {_iso(as_of)} into {warehouse.path}",
             file=sys.stderr,
         )
-    outcome = run_reconcile_job(resource, progress=not args.quiet)
+    first, last = live_window(as_of, settings)
+    if backfill:
+        first, last = min(first, backfill[0]), max(last, backfill[1])
+    outcome = run_reconcile_job(resource, partition_range(first, last), progress=not args.quiet)
     if outcome.error:
         print(f"orders-pipeline: error: {outcome.error}", file=sys.stderr)
         return EXIT_CHECK_FAILED if outcome.failed_checks else EXIT_USAGE
@@ -118,11 +145,12 @@ class JobOutcome:
         self.failed_checks = failed_checks
 
 
-def run_reconcile_job(resource, progress: bool = True, instance=None) -> JobOutcome:  # noqa: ANN001
-    """Run ``reconcile_job`` in this process and translate its result for the command line."""
+def run_reconcile_job(resource, key_range, progress: bool = True, instance=None) -> JobOutcome:  # noqa: ANN001
+    """Run ``reconcile_job`` over a range of order days in this process; translate its result for the CLI."""
     import dagster as dg
 
     from orders_pipeline.definitions import build_definitions
+    from orders_pipeline.defs.partitions import range_tags
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
     defs = build_definitions(resource, loggers={"progress": _progress_logger(progress)})
@@ -130,7 +158,7 @@ def run_reconcile_job(resource, progress: bool = True, instance=None) -> JobOutc
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     result = job.execute_in_process(
-        run_config={"loggers": {"progress": {}}}, instance=instance, raise_on_error=False
+        run_config={"loggers": {"progress": {}}}, tags=range_tags(key_range), instance=instance, raise_on_error=False
     )
     failed_checks = [
         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
@@ -146,6 +174,8 @@ def run_reconcile_job(resource, progress: bool = True, instance=None) -> JobOutc
     failures = result.get_step_failure_events()
     if failures:
         error = failures[0].step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
         message = error.message.strip().splitlines()[-1] if error else "a step failed"
         return JobOutcome(f"{failures[0].step_key} failed: {message}; the warehouse was not changed", [])
     if not result.success:
@@ -186,6 +216,18 @@ def _progress_logger(enabled: bool):  # noqa: ANN202
     return progress
 
 
+def _parse_backfill(text: str) -> tuple[date, date]:
+    from orders_pipeline.lib.config import ConfigError
+
+    try:
+        first, last = (date.fromisoformat(part.strip()) for part in text.split(":"))
+    except ValueError:
+        raise ConfigError(f"--backfill {text!r} is not FROM:TO; use order days like 2026-11-01:2026-11-07") from None
+    if first > last:
+        raise ConfigError(f"--backfill {text!r} ends before it starts; use FROM:TO with FROM <= TO")
+    return first, last
+
+
 def _default_warehouse() -> Path:
     from orders_pipeline.defs.resources import DEFAULT_WAREHOUSE
 
@@ -211,6 +253,40 @@ def _generate(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     print(_iso(corpus.as_of))
+    return EXIT_OK
+
+
+def _history(args: argparse.Namespace) -> int:
+    """Print one order's story from the published warehouse (read-only; safe while a run publishes)."""
+    from orders_pipeline.lib.report import ReportError, order_history, order_history_text
+
+    path = Path(args.warehouse) if args.warehouse else _default_warehouse()
+    try:
+        history = order_history(path, args.order_id)
+    except ReportError as exc:
+        raise UserError(str(exc)) from None
+    if not history.found:
+        as_of = f" as of {_iso(history.as_of)}" if history.as_of else ""
+        print(
+            f"orders-pipeline: no order {args.order_id!r} in {path}{as_of} (no order line, no callback; ids are exact)",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_FOUND
+    print(order_history_text(history))
+    return EXIT_OK if history.outcome is not None else EXIT_NOT_FOUND
+
+
+def _runs(args: argparse.Namespace) -> int:
+    """Print the last N published runs from ``recon.runs``."""
+    from orders_pipeline.lib.report import ReportError, runs_text
+
+    if args.last < 1:
+        raise UserError(f"--last must be at least 1, not {args.last}")
+    path = Path(args.warehouse) if args.warehouse else _default_warehouse()
+    try:
+        print(runs_text(path, args.last))
+    except ReportError as exc:
+        raise UserError(str(exc)) from None
     return EXIT_OK
 
 

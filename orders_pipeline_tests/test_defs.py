@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from orders_pipeline.definitions import build_definitions, defs
+from orders_pipeline.defs.partitions import partition_range, range_tags
 from orders_pipeline.defs.resources import ReconciliationResource
 from orders_pipeline_tests.conftest import AS_OF, EXPECTED_SMALL_OUTCOMES
 
@@ -33,7 +35,8 @@ def test_materialize_whole_graph_publishes_every_table(tmp_path: Path, small_log
         orders_path=str(orders), callbacks_path=str(callbacks), warehouse_path=str(warehouse), as_of=AS_OF
     )
     result = build_definitions(resource).resolve_job_def("reconcile_job").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral()
+        tags=range_tags(partition_range(date(2026, 11, 18), date(2026, 11, 20))),
+        instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
     evaluations = result.get_asset_check_evaluations()

@@ -1,5 +1,7 @@
-"""Ingestion: discovery, line reading, validation rules, files, sinks (SPEC "Inputs", "Money",
-"Nothing is lost", "Precise rules > Reading")."""
+"""Ingestion: discovery, line reading, validation rules, files, sinks.
+
+SPEC sections "Inputs", "Money", "Nothing is lost" and "Precise rules > Reading".
+"""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from typing import Any
 import duckdb
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from orders_pipeline.lib import schema
 from orders_pipeline.lib.config import Settings
@@ -208,8 +212,10 @@ def test_blank_optional_fields_land_as_null() -> None:
 def test_number_ids_are_taken_as_their_literal_text() -> None:
     row = landed_order(order(order_id=12345678901234567890123, merchant_id=7, customer_id=1))
     assert (row["order_id"], row["merchant_id"], row["customer_id"]) == ("12345678901234567890123", "7", "1")
-    row = landed_order('{"order_id": 12.10, "merchant_id": 1e3, "provider": "stripe", "amount": "1", '
-                       '"currency": "USD", "created_at": "2024-05-01T12:00:00Z"}')
+    row = landed_order(
+        '{"order_id": 12.10, "merchant_id": 1e3, "provider": "stripe", "amount": "1", '
+        '"currency": "USD", "created_at": "2024-05-01T12:00:00Z"}'
+    )
     assert (row["order_id"], row["merchant_id"]) == ("12.10", "1e3")
 
 
@@ -223,8 +229,10 @@ def test_boolean_provider_is_bad_field() -> None:
 
 
 def test_unknown_keys_are_ignored_and_first_repeated_key_wins() -> None:
-    row = landed_order('{"order_id":"a","order_id":"b","Order_ID":"c","merchant_id":"m","provider":"stripe",'
-                       '"amount":"1","currency":"USD","created_at":"2024-05-01T12:00:00Z","zzz":[1,{"x":2}]}')
+    row = landed_order(
+        '{"order_id":"a","order_id":"b","Order_ID":"c","merchant_id":"m","provider":"stripe",'
+        '"amount":"1","currency":"USD","created_at":"2024-05-01T12:00:00Z","zzz":[1,{"x":2}]}'
+    )
     assert row["order_id"] == "a"
 
 
@@ -279,7 +287,6 @@ def test_non_decimal_amount_is_bad_amount(amount: Any) -> None:
         (12.5, "USD", 1250),
         (1.234, "KWD", 1234),
         ("12.500", "USD", 1250),
-        (12.500, "USD", 1250),
         ("0012.30", "USD", 1230),
         ("1.2300", "KWD", 1230),
     ],
@@ -288,7 +295,7 @@ def test_amount_in_minor_units_by_currency_exponent(amount: Any, currency: str, 
     assert landed_order(order(amount=amount, currency=currency))["amount_minor"] == minor
 
 
-@pytest.mark.parametrize("amount", ["0", "0.00", 0, 0.0, "-0"[1:]])
+@pytest.mark.parametrize("amount", ["0", "0.00", 0, 0.0, "000.000"])
 def test_zero_amount_is_allowed(amount: Any) -> None:
     assert landed_order(order(amount=amount))["amount_minor"] == 0
 
@@ -303,7 +310,10 @@ def test_more_decimals_than_the_currency_allows_is_rejected_with_message() -> No
 
 
 def test_json_number_amount_is_taken_at_its_exact_value() -> None:
-    line = '{"order_id":"o","merchant_id":"m","provider":"p","amount":12.500000000000000001,"currency":"USD","created_at":"2024-05-01T12:00:00Z"}'
+    line = (
+        '{"order_id":"o","merchant_id":"m","provider":"p","amount":12.500000000000000001,'
+        '"currency":"USD","created_at":"2024-05-01T12:00:00Z"}'
+    )
     landed, rejected = parse_orders(line)
     assert rejected["reason"].to_list() == ["bad_amount"]
     assert rejected["message"][0] == "amount '12.500000000000000001' has more decimals than USD allows (2)"
@@ -311,10 +321,13 @@ def test_json_number_amount_is_taken_at_its_exact_value() -> None:
 
 def test_json_number_amount_in_exponent_notation() -> None:
     def line(amount: str, currency: str) -> str:
-        return ('{"order_id":"o","merchant_id":"m","provider":"p","amount":%s,"currency":"%s",'
-                '"created_at":"2024-05-01T12:00:00Z"}' % (amount, currency))
+        return (
+            f'{{"order_id":"o","merchant_id":"m","provider":"p","amount":{amount},"currency":"{currency}",'
+            '"created_at":"2024-05-01T12:00:00Z"}'
+        )
 
     assert landed_order(line("1.25e2", "JPY"))["amount_minor"] == 125
+    assert landed_order(line("12.500", "USD"))["amount_minor"] == 1250
     assert landed_order(line("1.25E2", "USD"))["amount_minor"] == 12500
     assert landed_order(line("125e-2", "USD"))["amount_minor"] == 125
     assert landed_order(line("1.255e1", "USD"))["amount_minor"] == 1255
@@ -331,23 +344,29 @@ def test_amount_overflowing_int64_is_rejected() -> None:
 
 
 def test_amount_key_repeated_in_a_nested_object_uses_the_top_level_value() -> None:
-    line = ('{"meta":{"amount":7.5},"order_id":"o","merchant_id":"m","provider":"p","amount":12.5,'
-            '"currency":"USD","created_at":"2024-05-01T12:00:00Z","note":"amount"}')
+    line = (
+        '{"meta":{"amount":7.5},"order_id":"o","merchant_id":"m","provider":"p","amount":12.5,'
+        '"currency":"USD","created_at":"2024-05-01T12:00:00Z","note":"amount"}'
+    )
     assert landed_order(line)["amount_minor"] == 1250
     line = line.replace('"amount":12.5', '"amount":12.505')
     assert order_reason(line) == "bad_amount"
 
 
 def test_amount_key_spelled_with_unicode_escape() -> None:
-    line = ('{"order_id":"o","merchant_id":"m","provider":"p","amou\\u006et":12.500000000000000001,'
-            '"currency":"USD","created_at":"2024-05-01T12:00:00Z"}')
+    line = (
+        '{"order_id":"o","merchant_id":"m","provider":"p","amou\\u006et":12.500000000000000001,'
+        '"currency":"USD","created_at":"2024-05-01T12:00:00Z"}'
+    )
     assert order_reason(line) == "bad_amount"
     assert landed_order(line.replace("12.500000000000000001", "12.25"))["amount_minor"] == 1225
 
 
 def test_amount_string_with_escapes_is_decoded() -> None:
-    line = ('{"order_id":"o","merchant_id":"m","provider":"p","amount":"\\u0031\\u0032.5",'
-            '"currency":"USD","created_at":"2024-05-01T12:00:00Z"}')
+    line = (
+        '{"order_id":"o","merchant_id":"m","provider":"p","amount":"\\u0031\\u0032.5",'
+        '"currency":"USD","created_at":"2024-05-01T12:00:00Z"}'
+    )
     assert landed_order(line)["amount_minor"] == 1250
 
 
@@ -414,7 +433,9 @@ def test_invalid_timestamp_is_bad_timestamp(created_at: Any) -> None:
     assert order_reason(order(created_at=created_at)) == "bad_timestamp"
 
 
-@pytest.mark.parametrize(("seq", "expected"), [(0, 0), (5, 5), ("7", 7), (" 8 ", 8), ("007", 7), (2**63 - 1, 2**63 - 1)])
+@pytest.mark.parametrize(
+    ("seq", "expected"), [(0, 0), (5, 5), ("7", 7), (" 8 ", 8), ("007", 7), (2**63 - 1, 2**63 - 1)]
+)
 def test_valid_seq(seq: Any, expected: int) -> None:
     assert landed_order(order(seq=seq))["seq"] == expected
 
@@ -546,7 +567,9 @@ def test_callback_precedence_status_before_money_and_time() -> None:
 
 
 def test_blank_lines_and_crlf_keep_physical_line_numbers(tmp_path: Path) -> None:
-    content = "\r\n" + json.dumps(order(order_id="a")) + "\r\n   \r\n\t\n" + json.dumps(order(order_id="b")) + "\r\nbad\r\n\n"
+    content = (
+        "\r\n" + json.dumps(order(order_id="a")) + "\r\n   \r\n\t\n" + json.dumps(order(order_id="b")) + "\r\nbad\r\n\n"
+    )
     write(tmp_path / "o.jsonl", content)
     files, landed, rejected = run(tmp_path)
     assert landed.select("order_id", "line_number").rows() == [("a", 2), ("b", 5)]
@@ -633,7 +656,10 @@ def test_files_with_the_same_first_mebibyte_but_different_content_are_not_duplic
 
 def test_read_order_is_continuous_across_files(tmp_path: Path) -> None:
     write(tmp_path / "a.jsonl", jsonl(order(order_id="a1"), "bad", order(order_id="a3")))
-    write(tmp_path / "b.csv", "order_id,merchant_id,provider,amount,currency,created_at\nb1,m,stripe,1,USD,2024-05-01T00:00:00Z\n")
+    write(
+        tmp_path / "b.csv",
+        "order_id,merchant_id,provider,amount,currency,created_at\nb1,m,stripe,1,USD,2024-05-01T00:00:00Z\n",
+    )
     write(tmp_path / "c.jsonl.gz", jsonl(order(order_id="c1")))
     files, landed, rejected = run(tmp_path)
     assert landed.select("file", "order_id", "read_order").rows() == [
@@ -663,8 +689,11 @@ def test_chunking_preserves_line_numbers_and_read_order(tmp_path: Path) -> None:
         if i % 5 == 0:
             values.append("   ")
     write(tmp_path / "a.jsonl", jsonl(*values))
-    write(tmp_path / "b.csv", "order_id,merchant_id,provider,amount,currency,created_at\n"
-          + "".join(f"c{i},m,stripe,{i},USD,2024-05-01T00:00:00Z\n" for i in range(7)))
+    write(
+        tmp_path / "b.csv",
+        "order_id,merchant_id,provider,amount,currency,created_at\n"
+        + "".join(f"c{i},m,stripe,{i},USD,2024-05-01T00:00:00Z\n" for i in range(7)),
+    )
     whole = run(tmp_path, chunk_lines=1_000_000)
     tiny = run(tmp_path, chunk_lines=2)
     assert whole[0].equals(tiny[0])
@@ -685,7 +714,11 @@ def test_csv_with_header_and_quoted_comma(tmp_path: Path) -> None:
     files, landed, rejected = run(tmp_path)
     row = landed.row(0, named=True)
     assert (row["merchant_id"], row["provider"], row["amount_minor"], row["currency"], row["customer_id"]) == (
-        "m,1", "stripe", 1250, "USD", 'c "x"'
+        "m,1",
+        "stripe",
+        1250,
+        "USD",
+        'c "x"',
     )
     assert row["line_number"] == 2
 
@@ -708,7 +741,10 @@ def test_csv_record_with_missing_cells_has_missing_fields(tmp_path: Path) -> Non
 
 
 def test_csv_multiline_cell_counts_from_its_first_line(tmp_path: Path) -> None:
-    content = CSV_HEADER + 'o1,m,stripe,1,USD,2024-05-01T00:00:00Z,"two\nlines"\r\n\r\no2,m,stripe,x,USD,2024-05-01T00:00:00Z,c\r\n'
+    content = (
+        CSV_HEADER
+        + 'o1,m,stripe,1,USD,2024-05-01T00:00:00Z,"two\nlines"\r\n\r\no2,m,stripe,x,USD,2024-05-01T00:00:00Z,c\r\n'
+    )
     write(tmp_path / "o.csv.gz", content)
     files, landed, rejected = run(tmp_path)
     assert landed.select("order_id", "customer_id", "line_number").rows() == [("o1", "two\nlines", 2)]
@@ -717,8 +753,11 @@ def test_csv_multiline_cell_counts_from_its_first_line(tmp_path: Path) -> None:
 
 
 def test_csv_unknown_columns_ignored_and_header_names_trimmed(tmp_path: Path) -> None:
-    write(tmp_path / "o.csv", "\ufeff order_id ,x,merchant_id,provider,amount,currency,created_at,seq\n"
-          "o1,?,m,stripe,1,JPY,2024-05-01T00:00:00+09:00,12\n")
+    write(
+        tmp_path / "o.csv",
+        "\ufeff order_id ,x,merchant_id,provider,amount,currency,created_at,seq\n"
+        "o1,?,m,stripe,1,JPY,2024-05-01T00:00:00+09:00,12\n",
+    )
     files, landed, rejected = run(tmp_path)
     assert landed.select("order_id", "amount_minor", "created_at", "seq").row(0) == ("o1", 1, utc(2024, 4, 30, 15), 12)
 
@@ -726,12 +765,17 @@ def test_csv_unknown_columns_ignored_and_header_names_trimmed(tmp_path: Path) ->
 def test_csv_invalid_utf8_record_is_bad_encoding(tmp_path: Path) -> None:
     write(tmp_path / "o.csv", CSV_HEADER.encode() + b"o1,m,stripe,1,USD,2024-05-01T00:00:00Z,caf\xe9\n")
     files, landed, rejected = run(tmp_path)
-    assert rejected.select("reason", "raw").rows() == [("bad_encoding", "o1,m,stripe,1,USD,2024-05-01T00:00:00Z,caf\ufffd")]
+    assert rejected.select("reason", "raw").rows() == [
+        ("bad_encoding", "o1,m,stripe,1,USD,2024-05-01T00:00:00Z,caf\ufffd")
+    ]
 
 
 def test_callbacks_from_csv(tmp_path: Path) -> None:
-    write(tmp_path / "c.csv", "order_id,provider,status,amount,currency,received_at\n"
-          "o1,stripe,FAILED,,,2024-05-01T00:00:00Z\no2,stripe,success,,USD,2024-05-01T00:00:00Z\n")
+    write(
+        tmp_path / "c.csv",
+        "order_id,provider,status,amount,currency,received_at\n"
+        "o1,stripe,FAILED,,,2024-05-01T00:00:00Z\no2,stripe,success,,USD,2024-05-01T00:00:00Z\n",
+    )
     files, landed, rejected = run(tmp_path, kind="callbacks")
     assert landed.select("order_id", "status", "amount_minor").rows() == [("o1", "failed", None)]
     assert rejected["reason"].to_list() == ["missing_field:amount"]
@@ -764,15 +808,24 @@ def test_duckdb_sink_round_trip_with_exact_types(tmp_path: Path) -> None:
         ).fetchall()
     )
     expected_sql = {pl.String(): "VARCHAR", pl.Int64(): "BIGINT", schema.TIMESTAMP: "TIMESTAMP WITH TIME ZONE"}
-    for table, contract in [("orders", schema.ORDER_LINE_SCHEMA), ("callbacks", schema.CALLBACK_LINE_SCHEMA),
-                            ("rejected_lines", schema.REJECTED_LINE_SCHEMA)]:
+    for table, contract in [
+        ("orders", schema.ORDER_LINE_SCHEMA),
+        ("callbacks", schema.CALLBACK_LINE_SCHEMA),
+        ("rejected_lines", schema.REJECTED_LINE_SCHEMA),
+    ]:
         for column, dtype in contract.items():
             assert types[f"{table}.{column}"] == expected_sql[dtype], (table, column)
-    columns = [c for c, in con.sql("SELECT column_name FROM information_schema.columns WHERE table_schema='landing' "
-                                    "AND table_name='orders' ORDER BY ordinal_position").fetchall()]
+    columns = [
+        c
+        for (c,) in con.sql(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema='landing' "
+            "AND table_name='orders' ORDER BY ordinal_position"
+        ).fetchall()
+    ]
     assert columns == list(schema.ORDER_LINE_SCHEMA)
     row = con.sql("SELECT order_id, amount_minor, created_at, seq FROM landing.orders").fetchall()[0]
-    assert row[:2] == ("o-1", 1250) and row[3] == 1
+    assert row[:2] == ("o-1", 1250)
+    assert row[3] == 1
     assert row[2] == utc(2024, 5, 1, 12)
     assert con.sql("SELECT count(*) FROM landing.callbacks").fetchall() == [(2,)]
     assert con.sql("SELECT reason FROM landing.rejected_lines").fetchall() == [("malformed_json",)]
@@ -782,7 +835,11 @@ def test_duckdb_sink_round_trip_with_exact_types(tmp_path: Path) -> None:
 # Property: nothing is lost
 # ---------------------------------------------------------------------------------------------
 
-GOOD = [order(), order(amount=3.25, currency="EUR", seq=1), order(amount="7", currency="JPY", created_at="2024-01-01 00:00:00")]
+GOOD = [
+    order(),
+    order(amount=3.25, currency="EUR", seq=1),
+    order(amount="7", currency="JPY", created_at="2024-01-01 00:00:00"),
+]
 BAD = [
     "not json",
     "[1]",
@@ -813,14 +870,14 @@ def test_property_every_non_blank_line_lands_or_is_rejected_exactly_once(
     expected = [
         i + 1
         for i, line in enumerate(data.split(b"\n")[:-1])
-        if (i > 0 or not line.startswith(b"\xef\xbb\xbf") or line[3:].strip(b" \t\r"))
-        and line.strip(b" \t\r")
+        if (i > 0 or not line.startswith(b"\xef\xbb\xbf") or line[3:].strip(b" \t\r")) and line.strip(b" \t\r")
     ]
     seen = sorted(landed["line_number"].to_list() + rejected["line_number"].to_list())
     assert seen == expected
     assert files["lines_read"][0] == len(expected) == files["lines_landed"][0] + files["lines_rejected"][0]
     orders = landed["read_order"].to_list()
-    assert orders == sorted(set(orders)) and all(0 <= o < len(expected) for o in orders)
+    assert orders == sorted(set(orders))
+    assert all(0 <= o < len(expected) for o in orders)
 
 
 TRICKY_CSV = (
@@ -842,7 +899,11 @@ def test_csv_fast_path_matches_the_csv_module(
 ) -> None:
     from orders_pipeline.lib import ingestion
 
-    content = TRICKY_CSV.encode() + b"o6,m,stripe,1,USD,2024-05-01T00:00:00Z,caf\xe9,4\n" + b"o7,m,stripe,2,EUR,2024-05-01T00:00:00Z,,5"
+    content = (
+        TRICKY_CSV.encode()
+        + b"o6,m,stripe,1,USD,2024-05-01T00:00:00Z,caf\xe9,4\n"
+        + b"o7,m,stripe,2,EUR,2024-05-01T00:00:00Z,,5"
+    )
     write(tmp_path / "o.csv", content)
     fast = run(tmp_path, chunk_lines=chunk_lines, settings=Settings(timezone="Asia/Tokyo"))
     monkeypatch.setattr(ingestion, "_csv_block_is_simple", lambda data: False)
@@ -864,10 +925,21 @@ def test_csv_fast_path_matches_the_csv_module(
     ]
 
 
-def test_csv_switches_to_the_csv_module_at_the_first_quoted_block(tmp_path: Path) -> None:
+def test_csv_switches_to_the_csv_module_at_the_first_quoted_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orders_pipeline.lib import ingestion
+
+    decisions: list[bool] = []
+    original = ingestion._csv_block_is_simple
+    monkeypatch.setattr(
+        ingestion, "_csv_block_is_simple", lambda data: decisions.append(original(data)) or decisions[-1]
+    )
     header = "order_id,merchant_id,provider,amount,currency,created_at,customer_id\n"
     plain = "".join(f"o{i},m,stripe,{i},USD,2024-05-01T00:00:00Z,c{i}\n" for i in range(3000))
-    quoted = 'q1,m,stripe,1,USD,2024-05-01T00:00:00Z,"multi\nline, with comma"\nq2,m,stripe,x,USD,2024-05-01T00:00:00Z,c\n'
+    quoted = (
+        'q1,m,stripe,1,USD,2024-05-01T00:00:00Z,"multi\nline, with comma"\nq2,m,stripe,x,USD,2024-05-01T00:00:00Z,c\n'
+    )
     write(tmp_path / "o.csv", header + plain + quoted + plain.replace("o", "p", 3000))
     files, landed, rejected = run(tmp_path, chunk_lines=100)
     assert files["lines_read"].to_list() == [6002]
@@ -878,3 +950,63 @@ def test_csv_switches_to_the_csv_module_at_the_first_quoted_block(tmp_path: Path
     assert rejected.select("line_number", "reason").rows() == [(3004, "bad_amount")]
     assert landed.filter(pl.col("order_id") == "p2999")["line_number"].to_list() == [6004]
     assert landed["read_order"].to_list() == sorted(landed["read_order"].to_list())
+    assert decisions[0] is True
+    assert decisions[-1] is False
+
+
+csv_cell = st.sampled_from(
+    [
+        "o1",
+        "m",
+        "stripe",
+        "12.50",
+        "1.234",
+        "USD",
+        "JPY",
+        "XXX",
+        "2024-05-01T00:00:00Z",
+        "2024-02-30 00:00:00",
+        "",
+        " ",
+        "7",
+        "x",
+        "-1",
+        "a,b",
+        'say "hi"',
+        "two\nlines",
+    ]
+)
+csv_record = st.lists(csv_cell, min_size=0, max_size=9)
+
+
+@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=st.lists(csv_record, max_size=15), crlf=st.booleans(), chunk=st.integers(min_value=1, max_value=5))
+def test_property_csv_records_are_each_landed_or_rejected_once_on_both_paths(
+    tmp_path_factory: pytest.TempPathFactory, records: list[list[str]], crlf: bool, chunk: int
+) -> None:
+    import csv
+    import io
+
+    from orders_pipeline.lib import ingestion
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n" if crlf else "\n")
+    writer.writerow(["order_id", "merchant_id", "provider", "amount", "currency", "created_at", "seq"])
+    for record in records:
+        writer.writerow(record)
+    root = tmp_path_factory.mktemp("csvprop")
+    (root / "o.csv").write_text(buffer.getvalue(), newline="")
+    results = [run(root, chunk_lines=chunk)]
+    original = ingestion._csv_block_is_simple
+    ingestion._csv_block_is_simple = lambda data: False  # type: ignore[assignment]
+    try:
+        results.append(run(root, chunk_lines=chunk))
+    finally:
+        ingestion._csv_block_is_simple = original  # type: ignore[assignment]
+    for a, b in zip(*results, strict=True):
+        assert a.equals(b)
+    files, landed, rejected = results[0]
+    # csv.writer writes an empty record as an empty line and [" "] as a whitespace-only line:
+    # both are blank lines, not records ([""] is written as '""', a record).
+    expected = sum(1 for r in records if r and r != [" "])
+    assert files["lines_read"].to_list() == [expected] == [landed.height + rejected.height]

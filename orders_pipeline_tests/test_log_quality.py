@@ -16,11 +16,23 @@ from orders_pipeline_tests.test_outcomes import T0, US, at, make_callbacks, make
 
 
 def rejected(*rows: dict[str, Any]) -> pl.LazyFrame:
-    defaults = {"kind": "orders", "file": "orders/a.jsonl", "line_number": 1, "raw": "{}", "reason": "bad_amount", "message": "", "source": None, "seq": None}
+    """Build rejected lines in REJECTED_LINE_SCHEMA from the fields that matter."""
+    defaults = {
+        "kind": "orders",
+        "file": "orders/a.jsonl",
+        "line_number": 1,
+        "raw": "{}",
+        "reason": "bad_amount",
+        "message": "",
+        "source": None,
+        "seq": None,
+    }
     return pl.DataFrame([{**defaults, **row} for row in rows], schema=schema.REJECTED_LINE_SCHEMA).lazy()
 
 
-def gaps(orders: list[int], callbacks: list[int] | None = None, rejects: list[dict[str, Any]] | None = None) -> pl.DataFrame:
+def gaps(
+    orders: list[int], callbacks: list[int] | None = None, rejects: list[dict[str, Any]] | None = None
+) -> pl.DataFrame:
     """log_gaps for order lines of source "app" with the given seqs (and callback lines of "hook")."""
     return log_gaps(
         make_orders(*({"source": "app", "seq": s} for s in orders)),
@@ -57,12 +69,17 @@ def test_rejected_line_fills_a_gap() -> None:
 
 
 def test_rejected_line_of_another_kind_or_source_does_not_fill_a_gap() -> None:
-    result = gaps([1, 3], rejects=[{"kind": "callbacks", "source": "app", "seq": 2}, {"kind": "orders", "source": "web", "seq": 2}])
+    result = gaps(
+        [1, 3],
+        rejects=[{"kind": "callbacks", "source": "app", "seq": 2}, {"kind": "orders", "source": "web", "seq": 2}],
+    )
     assert result.select("kind", "source", "gap_type", "seq_from").rows() == [("orders", "app", "missing", 2)]
 
 
 def test_gaps_are_per_kind_and_source() -> None:
-    orders = make_orders({"source": "b", "seq": 1}, {"source": "b", "seq": 3}, {"source": "a", "seq": 5}, {"source": "a", "seq": 7})
+    orders = make_orders(
+        {"source": "b", "seq": 1}, {"source": "b", "seq": 3}, {"source": "a", "seq": 5}, {"source": "a", "seq": 7}
+    )
     callbacks = make_callbacks({"source": "a", "seq": 1}, {"source": "a", "seq": 4})
     result = log_gaps(orders, callbacks, rejected()).collect()
     assert result.rows() == [
@@ -73,7 +90,9 @@ def test_gaps_are_per_kind_and_source() -> None:
 
 
 def test_lines_without_source_or_seq_are_ignored() -> None:
-    orders = make_orders({"source": "a", "seq": 1}, {"source": None, "seq": 2}, {"source": "a", "seq": None}, {"source": "a", "seq": 2})
+    orders = make_orders(
+        {"source": "a", "seq": 1}, {"source": None, "seq": 2}, {"source": "a", "seq": None}, {"source": "a", "seq": 2}
+    )
     assert log_gaps(orders, make_callbacks(), rejected()).collect().height == 0
 
 
@@ -85,6 +104,7 @@ SETTINGS = replace(Settings(), outages=OutageSettings(min_gap=timedelta(minutes=
 def outages(
     orders: list[dict[str, Any]], callbacks: list[dict[str, Any]], as_of_minutes: float, settings: Settings = SETTINGS
 ) -> pl.DataFrame:
+    """Collect callback_outages for orders o0, o1, ... and callbacks, as of ``as_of_minutes`` after T0."""
     as_of = at(minutes=as_of_minutes)
     order_frame = make_orders(*({"order_id": f"o{i}", **row} for i, row in enumerate(orders)))
     callback_frame = make_callbacks(*callbacks)
@@ -93,10 +113,12 @@ def outages(
 
 
 def orders_at(*minutes: float, **fields: Any) -> list[dict[str, Any]]:
+    """Describe orders created the given minutes after T0."""
     return [{"created_at": at(minutes=m), **fields} for m in minutes]
 
 
 def receipts_at(*minutes: float, **fields: Any) -> list[dict[str, Any]]:
+    """Describe (orphan) stripe callbacks received the given minutes after T0."""
     return [{"order_id": "other", "received_at": at(minutes=m), **fields} for m in minutes]
 
 
@@ -125,13 +147,23 @@ def test_orders_at_the_window_bounds_are_not_inside() -> None:
 def test_quiet_stretch_until_as_of_is_an_ongoing_outage() -> None:
     result = outages(orders_at(10, 20, 30), receipts_at(0, 5), as_of_minutes=45)
     row = result.row(0, named=True)
-    assert (row["outage_start"], row["outage_end"], row["ongoing"], row["orders_created"]) == (at(minutes=5), at(minutes=45), True, 3)
+    assert (row["outage_start"], row["outage_end"], row["ongoing"], row["orders_created"]) == (
+        at(minutes=5),
+        at(minutes=45),
+        True,
+        3,
+    )
 
 
 def test_orders_before_the_first_receipt_open_a_window_including_the_first_order() -> None:
     result = outages(orders_at(0, 10, 20), receipts_at(40, 41), as_of_minutes=42)
     row = result.row(0, named=True)
-    assert (row["outage_start"], row["outage_end"], row["ongoing"], row["orders_created"]) == (T0, at(minutes=40), False, 3)
+    assert (row["outage_start"], row["outage_end"], row["ongoing"], row["orders_created"]) == (
+        T0,
+        at(minutes=40),
+        False,
+        3,
+    )
 
 
 def test_provider_without_any_callback_is_one_ongoing_outage() -> None:
@@ -160,7 +192,9 @@ def test_outage_counts_overdue_and_missing_orders_from_the_outcomes() -> None:
     # At 30 h, alipay orders older than its 25 h horizon are missing, the recent one overdue.
     orders = orders_at(10, 20, 29 * 60, provider="alipay") + orders_at(40)
     result = outages(orders, receipts_at(0, 1), as_of_minutes=30 * 60)
-    assert result.select("provider", "orders_created", "orders_overdue", "orders_missing").rows() == [("alipay", 3, 1, 2)]
+    assert result.select("provider", "orders_created", "orders_overdue", "orders_missing").rows() == [
+        ("alipay", 3, 1, 2)
+    ]
 
 
 def test_several_outages_are_sorted_by_provider_and_start() -> None:

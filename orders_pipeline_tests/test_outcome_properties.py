@@ -31,6 +31,7 @@ SETTINGS = Settings(amount_tolerance_minor=1)
 
 @st.composite
 def instants(draw: st.DrawFn) -> datetime:
+    """Draw an instant near one of the SPEC's boundaries, give or take a microsecond."""
     return T0 + draw(st.sampled_from(OFFSETS)) + draw(st.sampled_from([-US, timedelta(0), timedelta(0), US]))
 
 
@@ -65,12 +66,15 @@ def with_read_order(rows: list[dict[str, Any]], shuffle: list[int]) -> list[dict
 
 
 def truncated_seconds(delta: timedelta) -> int:
+    """Return whole seconds of ``delta``, truncated toward zero."""
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     return micros // 1_000_000 if micros >= 0 else -((-micros) // 1_000_000)
 
 
-def reference(orders: list[dict[str, Any]], callbacks: list[dict[str, Any]], as_of: datetime, cfg: Settings) -> dict[str, dict[str, Any]]:
-    """The SPEC's rules, read literally, one order at a time."""
+def reference(
+    orders: list[dict[str, Any]], callbacks: list[dict[str, Any]], as_of: datetime, cfg: Settings
+) -> dict[str, dict[str, Any]]:
+    """Apply the SPEC's rules, read literally, one order at a time."""
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in orders:
         if line["created_at"] <= as_of:

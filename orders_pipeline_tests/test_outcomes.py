@@ -25,7 +25,7 @@ def at(**delta: float) -> datetime:
 
 
 def make_orders(*rows: dict[str, Any]) -> pl.LazyFrame:
-    """Order lines in ORDER_LINE_SCHEMA; each row states only what matters, the rest defaults."""
+    """Build order lines in ORDER_LINE_SCHEMA; each row states only what matters, the rest defaults."""
     defaults: dict[str, Any] = {
         "order_id": "o1",
         "merchant_id": "m1",
@@ -39,14 +39,12 @@ def make_orders(*rows: dict[str, Any]) -> pl.LazyFrame:
         "seq": None,
         "file": "orders/a.jsonl",
     }
-    full = [
-        {**defaults, "line_number": i + 1, "read_order": i, **row} for i, row in enumerate(rows)
-    ]
+    full = [{**defaults, "line_number": i + 1, "read_order": i, **row} for i, row in enumerate(rows)]
     return pl.DataFrame(full, schema=schema.ORDER_LINE_SCHEMA).lazy()
 
 
 def make_callbacks(*rows: dict[str, Any]) -> pl.LazyFrame:
-    """Callback lines in CALLBACK_LINE_SCHEMA; ``event_time`` defaults to ``received_at``."""
+    """Build callback lines in CALLBACK_LINE_SCHEMA; ``event_time`` defaults to ``received_at``."""
     defaults: dict[str, Any] = {
         "order_id": "o1",
         "provider": "stripe",
@@ -83,31 +81,37 @@ def classify(
     ).collect()
 
 
-def one(orders: list[dict[str, Any]] | None = None, callbacks: list[dict[str, Any]] | None = None, **kw: Any) -> dict[str, Any]:
-    """The single outcome row of a one-order scenario, as a dict."""
+def one(
+    orders: list[dict[str, Any]] | None = None, callbacks: list[dict[str, Any]] | None = None, **kw: Any
+) -> dict[str, Any]:
+    """Return the single outcome row of a one-order scenario, as a dict."""
     result = classify(orders, callbacks, **kw)
     assert result.height == 1
     return result.row(0, named=True)
 
 
 def outcome(callbacks: list[dict[str, Any]] | None = None, **kw: Any) -> str:
-    """The outcome of order o1 (stripe, 1000 USD, created at T0) given its callbacks."""
+    """Return the outcome of order o1 (stripe, 1000 USD, created at T0) given its callbacks."""
     return one(callbacks=callbacks, **kw)["outcome"]
 
 
 def success(minute: float, **kw: Any) -> dict[str, Any]:
+    """Describe a success callback received ``minute`` minutes after T0."""
     return {"status": "success", "received_at": at(minutes=minute), **kw}
 
 
 def failed(minute: float, **kw: Any) -> dict[str, Any]:
+    """Describe a failed callback (no amount) received ``minute`` minutes after T0."""
     return {"status": "failed", "received_at": at(minutes=minute), "amount_minor": None, "currency": None, **kw}
 
 
 def reversed_(minute: float, **kw: Any) -> dict[str, Any]:
+    """Describe a reversed callback received ``minute`` minutes after T0."""
     return {"status": "reversed", "received_at": at(minutes=minute), **kw}
 
 
 def pending(minute: float, **kw: Any) -> dict[str, Any]:
+    """Describe a pending callback (no amount) received ``minute`` minutes after T0."""
     return {"status": "pending", "received_at": at(minutes=minute), "amount_minor": None, "currency": None, **kw}
 
 
@@ -420,7 +424,7 @@ def test_duplicate_submission_flag() -> None:
 
 
 @pytest.mark.parametrize(
-    "field,value",
+    ("field", "value"),
     [("merchant_id", "m2"), ("provider", "adyen"), ("amount_minor", 1001), ("currency", "EUR")],
 )
 def test_conflicting_submission_flag_and_action(field: str, value: Any) -> None:
@@ -580,7 +584,13 @@ def test_flags_follow_the_schema_order() -> None:
             success(21, provider="adyen"),
         ],
     )
-    assert row["flags"] == ["duplicate_submission", "duplicate_callback", "late_callback", "callback_before_order", "provider_mismatch"]
+    assert row["flags"] == [
+        "duplicate_submission",
+        "duplicate_callback",
+        "late_callback",
+        "callback_before_order",
+        "provider_mismatch",
+    ]
 
 
 # --- effective_callbacks ------------------------------------------------------------------

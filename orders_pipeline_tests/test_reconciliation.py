@@ -21,11 +21,15 @@ from orders_pipeline.lib.reconciliation import (
 from orders_pipeline_tests.test_outcomes import AS_OF, T0, US, at, make_callbacks, make_orders
 
 
-def outcomes_of(orders: list[dict[str, Any]], callbacks: list[dict[str, Any]] | None = None, as_of: datetime = AS_OF) -> pl.LazyFrame:
+def outcomes_of(
+    orders: list[dict[str, Any]], callbacks: list[dict[str, Any]] | None = None, as_of: datetime = AS_OF
+) -> pl.LazyFrame:
+    """Classify explicit order and callback rows as of ``as_of`` (lazy)."""
     return classify_orders(make_orders(*orders), make_callbacks(*(callbacks or [])), as_of, Settings())
 
 
 def summary_of(orders: list[dict[str, Any]], callbacks: list[dict[str, Any]] | None = None) -> pl.DataFrame:
+    """Collect the daily summary of explicit order and callback rows."""
     return daily_summary(outcomes_of(orders, callbacks)).collect()
 
 
@@ -35,7 +39,14 @@ def summary_of(orders: list[dict[str, Any]], callbacks: list[dict[str, Any]] | N
 def test_summary_has_every_outcome_and_flag_column_as_int64_without_nulls() -> None:
     result = summary_of([{}])
     assert result.schema == pl.Schema(DAILY_SUMMARY_SCHEMA)
-    assert list(result.columns[:6]) == ["order_date", "merchant_id", "provider", "currency", "order_count", "amount_minor"]
+    assert list(result.columns[:6]) == [
+        "order_date",
+        "merchant_id",
+        "provider",
+        "currency",
+        "order_count",
+        "amount_minor",
+    ]
     for outcome in schema.OUTCOMES:
         assert f"{outcome}_count" in result.columns
         assert f"{outcome}_amount_minor" in result.columns
@@ -56,7 +67,7 @@ def test_summary_counts_and_amounts_per_outcome() -> None:
     assert (row["confirmed_count"], row["confirmed_amount_minor"]) == (1, 1000)
     assert (row["overdue_count"], row["overdue_amount_minor"]) == (1, 250)
     assert (row["failed_count"], row["failed_amount_minor"]) == (1, 40)
-    assert row["conflict_count"] == 0 and row["conflict_amount_minor"] == 0
+    assert (row["conflict_count"], row["conflict_amount_minor"]) == (0, 0)
 
 
 def test_summary_per_outcome_columns_add_up_to_the_totals() -> None:
@@ -167,12 +178,19 @@ def test_exceptions_are_ordered_by_priority_then_age_amount_and_id() -> None:
 
 def test_callback_for_an_unknown_order_is_an_orphan() -> None:
     orders = make_orders({"order_id": "known"})
-    callbacks = make_callbacks({"order_id": "known"}, {"order_id": "ghost", "callback_id": "e9", "provider_txn_id": "tx"})
+    callbacks = make_callbacks(
+        {"order_id": "known"}, {"order_id": "ghost", "callback_id": "e9", "provider_txn_id": "tx"}
+    )
     result = orphan_callbacks(orders, callbacks, AS_OF).collect()
     assert result.schema == pl.Schema(ORPHAN_CALLBACK_SCHEMA)
     row = result.row(0, named=True)
     assert result.height == 1
-    assert (row["order_id"], row["callback_id"], row["provider_txn_id"], row["delivery_count"]) == ("ghost", "e9", "tx", 1)
+    assert (row["order_id"], row["callback_id"], row["provider_txn_id"], row["delivery_count"]) == (
+        "ghost",
+        "e9",
+        "tx",
+        1,
+    )
     assert (row["file"], row["line_number"]) == ("callbacks/a.jsonl", 2)
 
 
@@ -183,7 +201,9 @@ def test_callbacks_of_an_order_created_after_as_of_are_not_orphans() -> None:
 
 
 def test_orphan_received_after_as_of_is_not_reported() -> None:
-    callbacks = make_callbacks({"order_id": "ghost", "received_at": AS_OF + US}, {"order_id": "ghost2", "received_at": AS_OF})
+    callbacks = make_callbacks(
+        {"order_id": "ghost", "received_at": AS_OF + US}, {"order_id": "ghost2", "received_at": AS_OF}
+    )
     result = orphan_callbacks(make_orders(), callbacks, AS_OF).collect()
     assert result["order_id"].to_list() == ["ghost2"]
 

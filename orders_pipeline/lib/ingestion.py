@@ -1,4 +1,4 @@
-"""Ingestion: turn order and callback log files into typed landed rows and rejected lines.
+r"""Ingestion: turn order and callback log files into typed landed rows and rejected lines.
 
 SPEC sections implemented here: "Inputs", "Money", "Nothing is lost" and "Precise rules >
 Reading". Every non-blank input line ends up exactly once in ``orders``/``callbacks`` (landed,
@@ -17,15 +17,16 @@ Files
   MiB matches an earlier file's is hashed in full before ingesting, every other file is hashed
   while it is being ingested.
 * A file that cannot be read or decompressed raises :class:`InputError` with a one-line
-  message. A corrupt gzip is usually only detected at its end, so the sink may already hold
-  that file's first chunks: run ingestion inside a transaction (``con.begin()`` before,
-  ``con.rollback()`` on error) when the sink is a :class:`DuckDBSink`.
+  message (the run stops: a file is not a line). A corrupt gzip is usually only detected at
+  its end, when earlier chunks may already have been written (a :class:`DuckDBSink` buffers up
+  to ``flush_rows`` rows per table and flushes the rest only after a successful call): for an
+  all-or-nothing load, wrap ``ingest`` in a transaction (``con.begin()`` / ``con.rollback()``).
 
 Lines
 -----
-* JSONL is split on ``\\n`` only; a trailing ``\\r`` is dropped; a UTF-8 BOM at the start of a
+* JSONL is split on ``\n`` only; a trailing ``\r`` is dropped; a UTF-8 BOM at the start of a
   file is dropped. ``line_number`` is the 1-based physical line number in the decompressed file.
-* A line made only of spaces, tabs and ``\\r`` is blank: not a line (not counted, not
+* A line made only of spaces, tabs and ``\r`` is blank: not a line (not counted, not
   rejected). Other whitespace (form feed, vertical tab, Unicode spaces) makes the line
   ``malformed_json``.
 * A line that is not valid UTF-8 is rejected as ``bad_encoding`` (``raw`` decoded with
@@ -34,12 +35,16 @@ Lines
 * CSV: the first non-blank record is the header (names are stripped of surrounding
   whitespace; with a repeated name the first column wins). ``line_number`` is the physical line
   where a record starts (quoted cells may span lines). A record with more cells than the header
-  is ``malformed_csv``; missing trailing cells are missing fields. Every cell is a string. CSV
-  records are turned into the same field columns as JSON lines and validated by the same code.
+  is ``malformed_csv`` (so is a record the csv module cannot parse); missing trailing cells are
+  missing fields. Every cell is a string. CSV records become the same field columns as JSON
+  lines and go through the same validation code. Blocks without quotes (and without NUL or
+  lone ``\r``) are split on commas vectorized; from the first block with a quote on, the rest
+  of the file goes through Python's ``csv`` module (both give the same result, tested).
 * JSON is parsed by DuckDB (yyjson). Like yyjson, the fast path tolerates trailing commas and
   ``NaN``/``Infinity`` literals (these are never a valid value of any field). A line must parse
   to a JSON object, else ``malformed_json``. Keys are case-sensitive; with a repeated key the
-  first occurrence wins; unknown keys are ignored.
+  first occurrence wins; unknown keys are ignored. The few lines re-read with Python's ``json``
+  (see Speed) are parsed strictly: there, trailing commas and ``NaN`` are ``malformed_json``.
 
 Fields
 ------
@@ -95,12 +100,16 @@ for a missing one.
 Speed
 -----
 Lines are split with numpy on the decompressed bytes and handed to DuckDB zero-copy as an Arrow
-``large_string`` array (after a full UTF-8 check); DuckDB extracts all fields in one JSON parse
-per line, casts timestamps and seqs; Polars applies the rules (and the shared money
-expressions). Python loops run only over rare lines (invalid UTF-8, ambiguous JSON number
-literals, booleans/objects where an id is expected) and over CSV records. Files are read by a
-background thread (reading, gunzipping and hashing overlap the parsing) in blocks, and parsed in
-chunks of at most ``chunk_lines`` lines, so memory stays bounded.
+``large_string`` array (after one UTF-8 check of the whole block). DuckDB extracts every field
+in one JSON parse per line (``json_transform`` into a struct), casts timestamps and seqs;
+Polars applies the rules and the shared money expressions. Python loops only run over rare
+lines: invalid UTF-8, an amount that is a JSON number with a fraction or exponent whose key is
+not unique in the line, an id that DuckDB shows as a boolean/object/array or a rounded number
+(re-read with Python's ``json``, literals kept exact), and CSV blocks with quotes. A background
+thread reads, gunzips and hashes the file in blocks of about ``chunk_lines`` lines; two worker
+threads parse tasks of at most 262,144 lines each (DuckDB and Polars release the GIL), and the
+calling thread writes the results to the sink in reading order. Memory is bounded by a few
+blocks and two tasks in flight. DuckDB connections are pooled (opening one costs ~50 ms).
 """
 
 from __future__ import annotations
@@ -113,10 +122,10 @@ import json
 import os
 import queue
 import threading
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -179,7 +188,7 @@ def _check_kind(kind: str) -> None:
 
 
 def discover_files(root: str | Path, kind: str) -> list[InputFile]:
-    """The log files of one kind under ``root`` (a file or a directory), sorted by relative path."""
+    """Return the log files of one kind under ``root`` (a file or a directory), sorted by relative path."""
     _check_kind(kind)
     root_path = Path(root).expanduser()
     how = "pass a file or a directory of .jsonl/.csv(.gz) logs"
@@ -225,7 +234,11 @@ TABLE_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
 
 
 class LineSink(Protocol):
-    """Where ingested frames go: ``table`` is ``orders``, ``callbacks`` or ``rejected_lines``."""
+    """Where ingested frames go: ``table`` is ``orders``, ``callbacks`` or ``rejected_lines``.
+
+    A sink may also have a ``flush()`` method: :func:`ingest` calls it once all files of the
+    call were read (not when it raises).
+    """
 
     def write(self, table: str, frame: pl.DataFrame) -> None:
         """Append ``frame`` (exactly the table's column contract) to ``table``."""
@@ -236,6 +249,7 @@ class MemorySink:
     """Collects the frames in memory (tests, small runs)."""
 
     def __init__(self) -> None:
+        """Start with no frames."""
         self._frames: dict[str, list[pl.DataFrame]] = {name: [] for name in TABLE_SCHEMAS}
 
     def write(self, table: str, frame: pl.DataFrame) -> None:
@@ -276,6 +290,7 @@ class DuckDBSink:
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, schema: str = "landing", flush_rows: int = 1_000_000) -> None:
+        """Create the schema and the three tables if they do not exist."""
         self.con = con
         self.schema = schema
         self.flush_rows = flush_rows
@@ -287,7 +302,7 @@ class DuckDBSink:
             con.execute(f"CREATE TABLE IF NOT EXISTS {self.table_name(table)} ({body})")
 
     def table_name(self, table: str) -> str:
-        """The qualified, quoted name of one of the landing tables."""
+        """Return the qualified, quoted name of one of the landing tables."""
         return f"{_quote(self.schema)}.{_quote(table)}"
 
     def write(self, table: str, frame: pl.DataFrame) -> None:
@@ -365,12 +380,14 @@ _LANDED_SCHEMA = {schema.ORDERS: schema.ORDER_LINE_SCHEMA, schema.CALLBACKS: sch
 # Fields whose JSON type matters beyond their text: a boolean/object/array is bad_field.
 _TYPED_ROLES = ("id", "provider")
 
-# RE2 (DuckDB) patterns. No surrounding whitespace; the date/time ranges are checked here and
-# the calendar (Feb 30) by DuckDB's cast.
+# Timestamp shape (Polars regex). No surrounding whitespace; the date/time ranges are checked
+# here and the calendar (Feb 30) by DuckDB's cast.
 _TS_RE = (
-    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"(\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?"
+    r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(?:\.[0-9]{1,9})?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$"
 )
+_TS_OFFSET_RE = r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
+_OBJECT_RE = r"^[ \t\r\n]*\{"
 _SEQ_RE = r"^\s*([0-9]+)\s*$"
 _PLAIN_ASCII_DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
 _NEGATIVE_DECIMAL = r"^-[0-9]+(\.[0-9]+)?$"
@@ -394,12 +411,12 @@ def _field_sql(fields: tuple[_Field, ...], src: Callable[[int, _Field], str]) ->
         x = src(i, field)
         items.append(f"{x} AS {_quote('t_' + field.name)}")
         if field.role == "ts":
+            # DuckDB's cast is lenient (it also takes "24:00:00" or " UTC"): Polars checks the
+            # exact shape (_TS_RE) and masks the rest.
             items.append(
-                f"CASE WHEN regexp_full_match({x}, {_sql_str(_TS_RE)}) THEN "
-                f"coalesce(try_cast({x} AS TIMESTAMPTZ), try_cast(upper({x}) AS TIMESTAMPTZ)) END "
+                f"coalesce(try_cast({x} AS TIMESTAMPTZ), try_cast(upper({x}) AS TIMESTAMPTZ)) "
                 f"AS {_quote('ts_' + field.name)}"
             )
-            items.append(f"(right({x}, 1) IN ('Z', 'z') OR {x}[-6] IN ('+', '-')) AS {_quote('off_' + field.name)}")
         elif field.role == "seq":
             items.append(f"try_cast(nullif(regexp_extract({x}, {_sql_str(_SEQ_RE)}, 1), '') AS BIGINT) AS seq_value")
     return items
@@ -411,9 +428,7 @@ def _json_sql(fields: tuple[_Field, ...], table: str) -> str:
     # its type is known: '"12.50"' is a string, '12.5' a number. json_valid runs first: an
     # invalid line would make json_transform raise (and try() is slow when bad lines are spread
     # over many vectors).
-    structure = "{" + ", ".join(
-        f'"{f.name}": "{"JSON" if f.role == "amount" else "VARCHAR"}"' for f in fields
-    ) + "}"
+    structure = "{" + ", ".join(f'"{f.name}": "{"JSON" if f.role == "amount" else "VARCHAR"}"' for f in fields) + "}"
     items = [item for item in _field_sql(fields, lambda i, f: f"s.{_quote(f.name)}") if not item.startswith("s.")]
     amount = _quote(next(f.name for f in fields if f.role == "amount"))
     # The amount's JSON type (VARCHAR, UBIGINT/BIGINT: exact integer text, DOUBLE: maybe rounded,
@@ -425,7 +440,6 @@ def _json_sql(fields: tuple[_Field, ...], table: str) -> str:
     ]
     return (
         "SELECT s, s IS NULL AS malformed, "
-        r"(starts_with(raw, '{') OR regexp_matches(raw, '^[ \t\r\n]*\{')) AS is_object, "
         + ", ".join(items)
         + f" FROM (SELECT raw, CASE WHEN json_valid(raw) THEN json_transform(raw, {_sql_str(structure)}) END AS s"
         + f" FROM {table})"
@@ -490,7 +504,7 @@ _TOO_PRECISE = "0." + "0" * 40 + "1"
 
 
 def _normalize_number(literal: str) -> tuple[str | None, bool]:
-    """A JSON number literal as an exact plain decimal string, and whether it is negative."""
+    """Convert a JSON number literal to an exact plain decimal string; also tell if it is negative."""
     try:
         value = Decimal(literal)
     except InvalidOperation:
@@ -620,8 +634,11 @@ class _Engine:
             .rename({"amt_value": "t_" + amount})
         )
         amt_type = pl.col("amt_type")
+        raw_text = pl.from_arrow(raw)
         x = x.with_columns(
-            pl.Series("raw_text", pl.from_arrow(raw)),
+            raw_text.alias("raw_text"),
+            # Valid JSON whose first non-blank character is "{" is an object.
+            raw_text.str.contains(_OBJECT_RE).alias("is_object"),
             pl.Series("bad_encoding", bad_encoding if bad_encoding is not None else np.zeros(n, bool)),
             pl.lit(False).alias("malformed_csv"),
             pl.lit(None, pl.Int64).alias("csv_cells"),
@@ -636,11 +653,11 @@ class _Engine:
         return self._validate(x, meta)
 
     def _number_literals(self, x: pl.DataFrame, amount: str) -> pl.DataFrame:
-        """The exact literal of amounts that are JSON numbers with a fraction or an exponent.
+        r"""Read the exact literal of amounts that are JSON numbers with a fraction or an exponent.
 
         DuckDB reads them through a double (12.500000000000000001 becomes 12.5), so the literal
         is read from the line itself. It is trusted when the key occurs once in the line and no
-        \\u escape could spell the key differently; otherwise the line is re-read with Python's
+        \u escape could spell the key differently; otherwise the line is re-read with Python's
         json (``amt_slow``).
         """
         idx = x.select(pl.arg_where(pl.col("amt_inexact"))).to_series()
@@ -650,7 +667,9 @@ class _Engine:
         text = pl.col("raw_text")
         sub = x.select(pl.col("raw_text").gather(idx)).select(
             text.str.extract(key + r"\s*:\s*(-?[0-9][0-9.eE+-]*)", 1).alias("literal"),
-            ((text.str.count_matches(key, literal=True) == 1) & ~text.str.contains("\\u", literal=True)).alias("trusted"),
+            ((text.str.count_matches(key, literal=True) == 1) & ~text.str.contains("\\u", literal=True)).alias(
+                "trusted"
+            ),
         )
         trusted = sub["trusted"] & sub["literal"].is_not_null()
         return _scatter(
@@ -681,7 +700,9 @@ class _Engine:
                 obj = _exact_object(text)
                 columns["malformed"].append(obj is None)
                 for f in typed:
-                    value, is_number, non_scalar = _exact_field(obj, f.name) if obj is not None else (None, False, False)
+                    value, is_number, non_scalar = (
+                        _exact_field(obj, f.name) if obj is not None else (None, False, False)
+                    )
                     columns["t_" + f.name].append(value)
                     if f.role == "amount":
                         columns["amt_lit"].append(value if is_number else None)
@@ -752,7 +773,9 @@ class _Engine:
     # ---- stage B: the rules -----------------------------------------------------------------
 
     def _timestamp(self, name: str) -> pl.Expr:
-        ts = pl.col("ts_" + name).cast(schema.TIMESTAMP)
+        """The UTC instant of a timestamp field; null when its text is not a valid timestamp."""
+        text = pl.col("t_" + name)
+        ts = pl.when(text.str.contains(_TS_RE)).then(pl.col("ts_" + name).cast(schema.TIMESTAMP))
         if self.timezone in _UTC_NAMES:
             return ts
         local = (
@@ -760,7 +783,7 @@ class _Engine:
             .dt.replace_time_zone(self.timezone, ambiguous="earliest", non_existent="null")
             .dt.convert_time_zone("UTC")
         )
-        return pl.when(pl.col("off_" + name)).then(ts).otherwise(local)
+        return pl.when(text.str.contains(_TS_OFFSET_RE)).then(ts).otherwise(local)
 
     def _checks(self) -> list[tuple[pl.Expr, str]]:
         """(condition, reason) in precedence order: the first true condition is the reason."""
@@ -793,8 +816,12 @@ class _Engine:
             needs_money = status.is_in(["success", "reversed"])
             for name in ("order_id", "provider", "status", "received_at"):
                 checks.append((~present(name), f"missing_field:{name}"))
-            checks.append((~present("amount") & (needs_money | (status_ok & present("currency"))), "missing_field:amount"))
-            checks.append((~present("currency") & (needs_money | (status_ok & present("amount"))), "missing_field:currency"))
+            checks.append(
+                (~present("amount") & (needs_money | (status_ok & present("currency"))), "missing_field:amount")
+            )
+            checks.append(
+                (~present("currency") & (needs_money | (status_ok & present("amount"))), "missing_field:currency")
+            )
             for name in ("order_id", "provider"):
                 checks.append((pl.col("ns_" + name), f"bad_field:{name}"))
             checks.append((~status_ok, "bad_status"))
@@ -810,7 +837,10 @@ class _Engine:
         t_amount = pl.col("t_amount")
         has_literal = pl.col("amt_lit").is_not_null()
         x = x.with_columns(
-            *[(pl.col("t_" + f.name).str.strip_chars() != "").fill_null(False).alias("p_" + f.name) for f in self.fields],
+            *[
+                (pl.col("t_" + f.name).str.strip_chars() != "").fill_null(False).alias("p_" + f.name)
+                for f in self.fields
+            ],
             pl.when(has_literal)
             .then(pl.coalesce(pl.col("amt_norm"), pl.col("amt_lit")))
             .otherwise(t_amount.str.strip_chars())
@@ -827,11 +857,15 @@ class _Engine:
                 else []
             ),
         ).with_columns(
-            (pl.col("amount_text").str.contains(_PLAIN_ASCII_DECIMAL) & ~pl.col("amount_negative")).alias("amount_shape_ok"),
+            (pl.col("amount_text").str.contains(_PLAIN_ASCII_DECIMAL) & ~pl.col("amount_negative")).alias(
+                "amount_shape_ok"
+            ),
             amount_minor_expr(pl.col("amount_text"), pl.col("exponent")).alias("amount_minor"),
         )
         checks = self._checks()
-        code = pl.coalesce([pl.when(cond.fill_null(False)).then(pl.lit(i, pl.Int16)) for i, (cond, _) in enumerate(checks)])
+        code = pl.coalesce(
+            [pl.when(cond.fill_null(False)).then(pl.lit(i, pl.Int16)) for i, (cond, _) in enumerate(checks)]
+        )
         x = pl.concat([meta.select("file", "line_number", "read_order"), x], how="horizontal").with_columns(
             code.alias("reason_code")
         )
@@ -911,7 +945,7 @@ class _Engine:
         return out.cast(schema.REJECTED_LINE_SCHEMA)  # type: ignore[arg-type]
 
     def _message(self) -> pl.Expr:
-        """A human sentence for each rejected row (computed on rejected rows only)."""
+        """Build a human sentence for each rejected row (computed on rejected rows only)."""
         reason = pl.col("reason")
         fmt = pl.format
         tz = self.timezone
@@ -923,7 +957,7 @@ class _Engine:
 
         def ts_message(name: str) -> pl.Expr:
             return (
-                pl.when(pl.col("ts_" + name).is_not_null())
+                pl.when(pl.col("ts_" + name).is_not_null() & pl.col("t_" + name).str.contains(_TS_RE))
                 .then(fmt(f"{name} '{{}}' does not exist in timezone {tz} (skipped by a DST change)", shown(name)))
                 .otherwise(
                     fmt(
@@ -939,8 +973,10 @@ class _Engine:
             bad_timestamp = ts_message("created_at")
             bad_status = pl.lit("")
         else:
-            bad_timestamp = pl.when(pl.col("tsu_received_at").is_null()).then(ts_message("received_at")).otherwise(
-                ts_message("event_time")
+            bad_timestamp = (
+                pl.when(pl.col("tsu_received_at").is_null())
+                .then(ts_message("received_at"))
+                .otherwise(ts_message("event_time"))
             )
             bad_status = fmt("status '{}' is not one of success, failed, pending, reversed", shown("status"))
             by_status = pl.col("status_norm").is_in(["success", "reversed"])
@@ -1077,7 +1113,7 @@ def _open(file: InputFile) -> BinaryIO:
             f"{file.kind} file {file.relative} is not a .jsonl, .csv, .jsonl.gz or .csv.gz file; rename or remove it"
         )
     try:
-        handle = open(file.path, "rb")  # noqa: SIM115
+        handle = file.path.open("rb")
     except OSError as exc:
         raise _read_error(file, exc) from None
     if fmt[1]:
@@ -1263,9 +1299,12 @@ class _Ingestor:
     # ---- CSV --------------------------------------------------------------------------------
 
     def _ingest_csv(self, file: InputFile, blocks: Iterator[bytearray], stats: _FileStats) -> None:
-        """CSV: blocks without quotes (or stray ``\\r``/NUL) are split vectorized, one record per
-        line; from the first block that has any, the rest of the file goes through the csv module
-        (quoted cells may span lines and blocks)."""
+        r"""Read a CSV file: quote-free blocks vectorized, the rest with the csv module.
+
+        Blocks without quotes (or NUL, or a lone ``\r``) are split on commas, one record per
+        line. From the first block that has any, the rest of the file goes through Python's csv
+        module (quoted cells may span lines and blocks).
+        """
         header: tuple[str, ...] | None = None
         base_line = 0
         first = True
@@ -1295,7 +1334,9 @@ class _Ingestor:
             for lo in range(0, m, self.task_lines):
                 hi = min(m, lo + self.task_lines)
                 meta = self._meta(file, line_numbers[lo:hi], stats)
-                self._submit(stats, "parse_csv_lines", raw.slice(lo, hi - lo), header, meta, None if bad is None else bad[lo:hi])
+                self._submit(
+                    stats, "parse_csv_lines", raw.slice(lo, hi - lo), header, meta, None if bad is None else bad[lo:hi]
+                )
 
     def _ingest_csv_records(
         self, file: InputFile, reader: _CsvReader, header: tuple[str, ...] | None, stats: _FileStats
@@ -1391,7 +1432,7 @@ _REPLACE = "replace"
 
 
 def _string_array(data: bytearray, lines: _Lines) -> tuple[pa.Array, np.ndarray | None]:
-    """A large_string array of the non-blank lines (each with its trailing whitespace).
+    """Build a large_string array of the non-blank lines (each with its trailing whitespace).
 
     Zero-copy when the block is valid UTF-8; otherwise the lines are decoded one by one with
     replacement characters and the invalid ones are flagged.
@@ -1579,7 +1620,9 @@ def ingest(
     return pl.DataFrame(rows, schema=schema.INPUT_FILE_SCHEMA)
 
 
-def _file_row(kind: str, file: InputFile, size: int, digest: str, duplicate_of: str | None, stats: _FileStats) -> dict[str, Any]:
+def _file_row(
+    kind: str, file: InputFile, size: int, digest: str, duplicate_of: str | None, stats: _FileStats
+) -> dict[str, Any]:
     return {
         "kind": kind,
         "file": file.relative,
@@ -1590,7 +1633,6 @@ def _file_row(kind: str, file: InputFile, size: int, digest: str, duplicate_of: 
         "lines_landed": stats.landed,
         "lines_rejected": stats.rejected,
     }
-
 
 
 def file_sha256(file: InputFile) -> str:

@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS {MANIFEST} (
 )
 """
 
+# Orders whose lines were removed by a sync (file changed or gone): their partitions must be
+# re-evaluated even if final. Lines ingested by a run are found through the manifest instead.
+TOUCHED = "landing.touched_orders"
+TOUCHED_DDL = f"CREATE TABLE IF NOT EXISTS {TOUCHED} (run_id VARCHAR, order_id VARCHAR)"
+
 # The published per-run view of the manifest (recon.input_files).
 INPUT_FILES_COLUMNS = (
     "kind, file, size_bytes, sha256, duplicate_of, lines_read, lines_landed, lines_rejected, "
@@ -81,6 +86,7 @@ def sync_landing(
     """Bring the landed lines in step with ``files_by_kind`` (each list sorted), in one transaction."""
     con.execute("CREATE SCHEMA IF NOT EXISTS landing")
     con.execute(MANIFEST_DDL)
+    con.execute(TOUCHED_DDL)
     sink = DuckDBSink(con, schema="landing")
     _ensure_tables(con, sink)
     statuses: dict[str, int] = {}
@@ -147,7 +153,7 @@ def _sync_kind(
         for relative, before in known.items()
         if before["duplicate_of"] is None and relative in current and relative not in changed
     }
-    _delete_lines(con, kind, sorted(set(known) - (landed_before & wanted)))
+    _delete_lines(con, kind, sorted(set(known) - (landed_before & wanted)), run_id)
 
     ingested = {}
     for relative in sorted(wanted - landed_before):
@@ -181,10 +187,19 @@ def _sync_kind(
     return SyncReport(statuses, [f"{kind}/{r}" for r in removed], [f"{kind}/{r}" for r in changed])
 
 
-def _delete_lines(con: duckdb.DuckDBPyConnection, kind: str, files: list[str]) -> None:
-    """Remove every landed and rejected line of these files (removed, changed or now duplicates)."""
+def _delete_lines(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], run_id: str) -> None:
+    """Remove every landed and rejected line of these files (removed, changed or now duplicates).
+
+    The orders those lines belonged to are remembered in ``landing.touched_orders`` so their
+    outcomes are re-evaluated.
+    """
     if not files:
         return
+    con.execute(
+        f"INSERT INTO {TOUCHED} SELECT DISTINCT ?, order_id FROM {LANDED_TABLE[kind]} "
+        "WHERE file IN (SELECT unnest(?::VARCHAR[]))",
+        [run_id, files],
+    )
     con.execute(f"DELETE FROM {LANDED_TABLE[kind]} WHERE file IN (SELECT unnest(?::VARCHAR[]))", [files])
     con.execute(
         "DELETE FROM landing.rejected_lines WHERE kind = ? AND file IN (SELECT unnest(?::VARCHAR[]))", [kind, files]

@@ -25,11 +25,7 @@ DAILY_SUMMARY_SCHEMA: dict[str, pl.DataType] = {
     "currency": pl.String(),
     "order_count": pl.Int64(),
     "amount_minor": pl.Int64(),
-    **{
-        column: pl.Int64()
-        for outcome in schema.OUTCOMES
-        for column in (f"{outcome}_count", f"{outcome}_amount_minor")
-    },
+    **{column: pl.Int64() for outcome in schema.OUTCOMES for column in (f"{outcome}_count", f"{outcome}_amount_minor")},
     **{f"{flag}_count": pl.Int64() for flag in schema.FLAGS},
 }
 
@@ -90,7 +86,9 @@ def daily_summary(outcomes: pl.LazyFrame) -> pl.LazyFrame:
         hit = pl.col("outcome") == outcome
         per_outcome.append(hit.sum().cast(pl.Int64).alias(f"{outcome}_count"))
         per_outcome.append(pl.when(hit).then(amount).otherwise(0).sum().cast(pl.Int64).alias(f"{outcome}_amount_minor"))
-    per_flag = [pl.col("flags").list.contains(flag).sum().cast(pl.Int64).alias(f"{flag}_count") for flag in schema.FLAGS]
+    per_flag = [
+        pl.col("flags").list.contains(flag).sum().cast(pl.Int64).alias(f"{flag}_count") for flag in schema.FLAGS
+    ]
     return (
         outcomes.with_columns(pl.col("created_at").dt.convert_time_zone("UTC").dt.date().alias("order_date"))
         .group_by(*SUMMARY_KEY)

@@ -98,11 +98,15 @@ def lines_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
     return CheckEvidence(outcome, observed, failing.to_dicts())
 
 
-def one_outcome_per_order(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
-    """Every order existing as of the run has exactly one outcome row, keyed and typed per SPEC."""
+def one_outcome_per_order(con: duckdb.DuckDBPyConnection, as_of: Any) -> CheckEvidence:
+    """Every order existing as of the run has exactly one outcome row, keyed and typed per SPEC.
+
+    Final order days keep the as-of of their last evaluation, so rows may carry an earlier
+    as-of than the run's, never a later one.
+    """
     violations = con.sql(
         f"""
-        WITH evaluation AS (SELECT max(as_of) AS as_of FROM recon.order_outcomes),
+        WITH evaluation AS (SELECT $as_of::TIMESTAMPTZ AS as_of),
         existing AS (
             SELECT DISTINCT order_id FROM landing.orders, evaluation
             WHERE created_at <= evaluation.as_of
@@ -128,17 +132,15 @@ def one_outcome_per_order(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
                 END) AS wrong_actions,
             (SELECT count(*) FROM recon.order_outcomes
               WHERE amount_minor < 0 OR callback_amount_minor < 0) AS negative_amounts,
-            (SELECT count(DISTINCT as_of) FROM recon.order_outcomes) AS as_of_values
-        """
+            (SELECT count(*) FROM recon.order_outcomes, evaluation
+              WHERE order_outcomes.as_of > evaluation.as_of) AS evaluated_after_run_as_of
+        """,
+        params={"as_of": as_of},
     ).pl()
     counts = violations.row(0, named=True)
     outcome = gx_suites.validate(
-        "order_outcomes_structure",
-        violations.drop("as_of_values"),
-        gx_suites.zero_violations([c for c in violations.columns if c != "as_of_values"]),
+        "order_outcomes_structure", violations, gx_suites.zero_violations(violations.columns)
     )
-    if counts["as_of_values"] > 1:
-        outcome = gx_suites.SuiteOutcome(outcome.suite, False, outcome.expectations)
     sample: list[dict[str, Any]] = []
     if counts["duplicate_order_ids"]:
         sample += _rows(con, "SELECT order_id, count(*) AS outcome_rows FROM recon.order_outcomes "
@@ -146,8 +148,7 @@ def one_outcome_per_order(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
     if counts["orders_without_outcome"]:
         sample += _rows(con, "SELECT DISTINCT o.order_id, 'no outcome' AS problem FROM landing.orders o "
                              "ANTI JOIN recon.order_outcomes r USING (order_id) "
-                             "WHERE o.created_at <= (SELECT max(as_of) FROM recon.order_outcomes) "
-                             "ORDER BY 1 LIMIT 10")
+                             "WHERE o.created_at <= ? ORDER BY 1 LIMIT 10", [as_of])
     return CheckEvidence(outcome, {k: int(v) for k, v in counts.items()}, sample)
 
 

@@ -3,12 +3,15 @@
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from orders_pipeline.defs.jobs import reconcile_job
+from orders_pipeline.defs.partitions import partition_range, range_tags
 from orders_pipeline.defs.resources import ReconciliationResource
 from orders_pipeline.lib.ingestion import InputError, discover_files
+from orders_pipeline.lib.order_days import live_window
 from orders_pipeline.lib.schema import CALLBACKS, ORDERS
 
 
@@ -40,4 +43,8 @@ def new_log_files_sensor(context: dg.SensorEvaluationContext, reconciliation: Re
         return dg.SkipReason("no new or changed log files in the landing folders")
     digest = hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
     context.update_cursor(json.dumps(current, sort_keys=True))
-    return dg.RunRequest(run_key=f"landing-{digest}", tags={"orders_pipeline/new_files": str(len(changed))})
+    first, last = live_window(datetime.now(UTC), reconciliation.settings())
+    return dg.RunRequest(
+        run_key=f"landing-{digest}",
+        tags={**range_tags(partition_range(first, last)), "orders_pipeline/new_files": str(len(changed))},
+    )

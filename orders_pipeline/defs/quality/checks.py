@@ -7,11 +7,12 @@ Every result is also written to the work database so the run record can carry it
 
 
 from collections.abc import Callable
+from typing import Any
 
 import dagster as dg
 import duckdb
 
-from orders_pipeline.defs.resources import ReconciliationResource, stage
+from orders_pipeline.defs.resources import ReconciliationResource, run_as_of, stage
 from orders_pipeline.lib import structural_checks
 from orders_pipeline.lib.structural_checks import CheckEvidence
 from orders_pipeline.lib.warehouse import record_check
@@ -22,11 +23,13 @@ SUMMARY_TIES_OUT = "summary_ties_out"
 EXCEPTIONS_TIE_OUT = "exceptions_tie_out"
 
 
-def _blocking_check(asset: str, name: str, evaluate: Callable[[duckdb.DuckDBPyConnection], CheckEvidence], doc: str):
+def _blocking_check(
+    asset: str, name: str, evaluate: Callable[[duckdb.DuckDBPyConnection, Any], CheckEvidence], doc: str
+):
     @dg.asset_check(asset=asset, name=name, blocking=True, description=doc)
     def _check(context: dg.AssetCheckExecutionContext, reconciliation: ReconciliationResource) -> dg.AssetCheckResult:
         with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
-            evidence = evaluate(con)
+            evidence = evaluate(con, run_as_of(con, context.run.run_id))
             record_check(
                 con,
                 context.run.run_id,
@@ -62,7 +65,7 @@ def _failed_summary(evidence: CheckEvidence) -> str:
 lines_conserved = _blocking_check(
     "input_files",
     LINES_CONSERVED,
-    structural_checks.lines_conserved,
+    lambda con, _as_of: structural_checks.lines_conserved(con),
     "Per input file, lines read = lines landed + lines rejected, and the tables hold exactly those rows.",
 )
 one_outcome_per_order = _blocking_check(
@@ -74,12 +77,12 @@ one_outcome_per_order = _blocking_check(
 summary_ties_out = _blocking_check(
     "daily_summary",
     SUMMARY_TIES_OUT,
-    structural_checks.summary_ties_out,
+    lambda con, _as_of: structural_checks.summary_ties_out(con),
     "daily_summary counts and amounts add up, per group and outcome, to order_outcomes.",
 )
 exceptions_tie_out = _blocking_check(
     "exceptions",
     EXCEPTIONS_TIE_OUT,
-    structural_checks.exceptions_tie_out,
+    lambda con, _as_of: structural_checks.exceptions_tie_out(con),
     "exceptions holds exactly the orders whose action is not none.",
 )

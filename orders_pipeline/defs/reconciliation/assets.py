@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from orders_pipeline.defs.partitions import order_days
 from orders_pipeline.defs.resources import ReconciliationResource, run_as_of, stage
 from orders_pipeline.lib import reconciliation as rules
 from orders_pipeline.lib.warehouse import read_table, replace_table
@@ -10,11 +11,18 @@ from orders_pipeline.lib.warehouse import read_table, replace_table
 GROUP = "reconciliation"
 
 
-@dg.asset(deps=["order_outcomes"], group_name=GROUP, kinds={"duckdb", "polars"})
+@dg.asset(
+    deps=["order_outcomes"],
+    group_name=GROUP,
+    kinds={"duckdb", "polars"},
+    partitions_def=order_days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
 def daily_summary(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource) -> dg.MaterializeResult:
     """Per order day (UTC), merchant, provider and currency: order count and amount in total and
     per outcome, plus how many orders carry each flag. Counts add up to the orders, amounts to
-    the order amounts, to the minor unit.
+    the order amounts, to the minor unit. Partitioned by order day like ``order_outcomes``;
+    rebuilt from all outcome rows, so it always ties out to them.
     """
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "classify"):
         summary = rules.daily_summary(read_table(con, "recon.order_outcomes").lazy()).collect()

@@ -1,0 +1,115 @@
+"""Which order days a run must (re)evaluate, and where their outcomes are written.
+
+Outcomes are partitioned by order day (UTC date of the order's canonical ``created_at``). A
+day is *final* once it was evaluated at an as-of past its end plus the longest provider
+retry horizon: every order of that day was then past its horizon, so no callback will come
+by itself and its outcome cannot change without new input. A run evaluates:
+
+* days with orders that were never evaluated;
+* days that are not final yet (the live window);
+* days of orders touched by this run's input: lines of files ingested in this run, and
+  orders whose lines were removed (a file changed or disappeared);
+* days evaluated at an as-of later than this run's (a re-run "as of" an earlier time);
+* days the caller asks for (a Dagster partition range: a backfill).
+
+Other days keep the outcomes (and the ``as_of``) of the run that last evaluated them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import duckdb
+
+from orders_pipeline.lib.config import Settings
+from orders_pipeline.lib.warehouse import table_exists
+
+OUTCOMES_TABLE = "recon.order_outcomes"
+
+
+def longest_retry_horizon(settings: Settings) -> timedelta:
+    """The longest retry horizon of any provider profile (what makes a day final)."""
+    return max(profile.retry_horizon for profile in settings.providers.values())
+
+
+def live_window(as_of: datetime, settings: Settings) -> tuple[date, date]:
+    """The days whose orders can still change by themselves as of ``as_of``."""
+    return (as_of - longest_retry_horizon(settings)).date(), as_of.date()
+
+
+def days_to_evaluate(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    as_of: datetime,
+    settings: Settings,
+    requested: tuple[date, date] | None = None,
+) -> list[date] | None:
+    """The order days this run must evaluate; ``None`` means every day (nothing evaluated yet)."""
+    if not table_exists(con, OUTCOMES_TABLE):
+        return None
+    horizon_us = int(longest_retry_horizon(settings) / timedelta(microseconds=1))
+    first, last = requested or (date.max, date.min)
+    rows = con.execute(
+        f"""
+        WITH canon AS (
+            SELECT order_id, min(created_at)::DATE AS day FROM landing.orders
+            WHERE created_at <= $as_of GROUP BY order_id
+        ),
+        evaluated AS (SELECT created_at::DATE AS day, min(as_of) AS first_as_of, max(as_of) AS last_as_of
+                      FROM {OUTCOMES_TABLE} GROUP BY 1),
+        fresh_files AS (SELECT kind, file FROM landing.ingested_files WHERE ingested_run_id = $run_id),
+        touched AS (
+            SELECT order_id FROM landing.orders
+            WHERE file IN (SELECT file FROM fresh_files WHERE kind = 'orders')
+            UNION SELECT order_id FROM landing.callbacks
+            WHERE file IN (SELECT file FROM fresh_files WHERE kind = 'callbacks')
+            UNION SELECT order_id FROM landing.touched_orders WHERE run_id = $run_id
+        )
+        SELECT day FROM (SELECT DISTINCT day FROM canon) ANTI JOIN evaluated USING (day)
+        UNION SELECT day FROM evaluated
+              WHERE first_as_of < day::TIMESTAMPTZ + INTERVAL 1 DAY + to_microseconds($horizon::BIGINT)
+                 OR last_as_of > $as_of
+        UNION SELECT day FROM canon WHERE order_id IN (SELECT order_id FROM touched)
+        UNION SELECT created_at::DATE FROM {OUTCOMES_TABLE} WHERE order_id IN (SELECT order_id FROM touched)
+        UNION SELECT day FROM canon WHERE day BETWEEN $first AND $last
+        UNION SELECT created_at::DATE FROM {OUTCOMES_TABLE} WHERE created_at::DATE BETWEEN $first AND $last
+        ORDER BY 1
+        """,
+        {"as_of": as_of, "run_id": run_id, "horizon": horizon_us, "first": first, "last": last},
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def scoped_lines_sql(lines_sql: str, days: list[date] | None, as_of: datetime) -> tuple[str, dict]:
+    """Restrict a landed-lines query to the orders whose canonical day is in ``days``."""
+    if days is None:
+        return lines_sql, {}
+    return (
+        f"""
+        SELECT * FROM ({lines_sql}) AS lines
+        WHERE order_id IN (
+            SELECT order_id FROM landing.orders WHERE created_at <= $as_of
+            GROUP BY order_id HAVING min(created_at)::DATE IN (SELECT unnest($days::DATE[]))
+        )
+        """,
+        {"as_of": as_of, "days": days},
+    )
+
+
+def replace_days(con: duckdb.DuckDBPyConnection, days: list[date] | None, outcomes_view: str) -> None:
+    """Replace the outcomes of ``days`` (all days when ``None``) with the rows of ``outcomes_view``."""
+    if days is None or not table_exists(con, OUTCOMES_TABLE):
+        con.execute(f"CREATE OR REPLACE TABLE {OUTCOMES_TABLE} AS SELECT * FROM {outcomes_view} ORDER BY order_id")
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"DELETE FROM {OUTCOMES_TABLE} WHERE created_at::DATE IN (SELECT unnest($days::DATE[])) "
+            f"OR order_id IN (SELECT order_id FROM {outcomes_view})",
+            {"days": days},
+        )
+        con.execute(f"INSERT INTO {OUTCOMES_TABLE} SELECT * FROM {outcomes_view}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
