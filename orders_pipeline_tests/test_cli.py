@@ -20,8 +20,19 @@ def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 def _reconcile_args(orders: Path, callbacks: Path, warehouse: Path, *extra: str) -> list[str]:
-    return ["reconcile", "--orders", str(orders), "--callbacks", str(callbacks),
-            "--warehouse", str(warehouse), "--as-of", AS_OF, "--quiet", *extra]
+    return [
+        "reconcile",
+        "--orders",
+        str(orders),
+        "--callbacks",
+        str(callbacks),
+        "--warehouse",
+        str(warehouse),
+        "--as-of",
+        AS_OF,
+        "--quiet",
+        *extra,
+    ]
 
 
 def _assert_one_line_error(err: str, *fragments: str) -> None:
@@ -71,15 +82,26 @@ def test_invalid_yaml_is_a_one_line_error(tmp_path, small_logs, capsys) -> None:
 
 
 def test_missing_config_file_is_a_one_line_error(tmp_path, small_logs, capsys) -> None:
-    code, _, err = _run(_reconcile_args(*small_logs, tmp_path / "w.duckdb", "--config", str(tmp_path / "x.yaml")), capsys)
+    code, _, err = _run(
+        _reconcile_args(*small_logs, tmp_path / "w.duckdb", "--config", str(tmp_path / "x.yaml")), capsys
+    )
     assert code == 2
     _assert_one_line_error(err, "x.yaml", "does not exist")
 
 
 def test_bad_as_of_is_a_one_line_error(tmp_path, small_logs, capsys) -> None:
     orders, callbacks = small_logs
-    args = ["reconcile", "--orders", str(orders), "--callbacks", str(callbacks),
-            "--warehouse", str(tmp_path / "w.duckdb"), "--as-of", "tomorrow"]
+    args = [
+        "reconcile",
+        "--orders",
+        str(orders),
+        "--callbacks",
+        str(callbacks),
+        "--warehouse",
+        str(tmp_path / "w.duckdb"),
+        "--as-of",
+        "tomorrow",
+    ]
     code, _, err = _run(args, capsys)
     assert code == 2
     _assert_one_line_error(err, "tomorrow")

@@ -34,9 +34,13 @@ def test_materialize_whole_graph_publishes_every_table(tmp_path: Path, small_log
     resource = ReconciliationResource(
         orders_path=str(orders), callbacks_path=str(callbacks), warehouse_path=str(warehouse), as_of=AS_OF
     )
-    result = build_definitions(resource).resolve_job_def("reconcile_job").execute_in_process(
-        tags=range_tags(partition_range(date(2026, 11, 18), date(2026, 11, 20))),
-        instance=dg.DagsterInstance.ephemeral(),
+    result = (
+        build_definitions(resource)
+        .resolve_job_def("reconcile_job")
+        .execute_in_process(
+            tags=range_tags(partition_range(date(2026, 11, 18), date(2026, 11, 20))),
+            instance=dg.DagsterInstance.ephemeral(),
+        )
     )
     assert result.success
     evaluations = result.get_asset_check_evaluations()
@@ -46,8 +50,16 @@ def test_materialize_whole_graph_publishes_every_table(tmp_path: Path, small_log
     con = duckdb.connect(str(warehouse), read_only=True)
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name='recon'").fetchall()}
     assert {
-        "order_outcomes", "daily_summary", "exceptions", "orphan_callbacks", "log_gaps", "callback_outages",
-        "rejected_lines", "outcome_changes", "runs", "input_files",
+        "order_outcomes",
+        "daily_summary",
+        "exceptions",
+        "orphan_callbacks",
+        "log_gaps",
+        "callback_outages",
+        "rejected_lines",
+        "outcome_changes",
+        "runs",
+        "input_files",
     } <= tables
     outcomes = dict(con.execute("SELECT order_id, outcome FROM recon.order_outcomes").fetchall())
     assert outcomes == EXPECTED_SMALL_OUTCOMES

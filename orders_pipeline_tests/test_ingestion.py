@@ -1010,3 +1010,12 @@ def test_property_csv_records_are_each_landed_or_rejected_once_on_both_paths(
     # both are blank lines, not records ([""] is written as '""', a record).
     expected = sum(1 for r in records if r and r != [" "])
     assert files["lines_read"].to_list() == [expected] == [landed.height + rejected.height]
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Europe/Paris"])
+def test_bad_timestamp_message_names_the_value_and_the_expected_shape(timezone: str) -> None:
+    landed, rejected = parse_orders(order(created_at="2024-01-01T24:00:00"), settings=Settings(timezone=timezone))
+    assert rejected["message"].to_list() == [
+        "created_at '2024-01-01T24:00:00' is not a valid timestamp; expected YYYY-MM-DDTHH:MM:SS[.fraction] "
+        "with Z, ±HH:MM or no offset"
+    ]

@@ -28,13 +28,25 @@ LANDING_TABLES = ("landing.orders", "landing.callbacks", "landing.rejected_lines
 
 
 def _order(order_id: str, amount: str = "10.00", created_at: str = "2026-11-20T10:00:00Z") -> dict:
-    return {"order_id": order_id, "merchant_id": "m1", "provider": "stripe", "amount": amount,
-            "currency": "USD", "created_at": created_at}
+    return {
+        "order_id": order_id,
+        "merchant_id": "m1",
+        "provider": "stripe",
+        "amount": amount,
+        "currency": "USD",
+        "created_at": created_at,
+    }
 
 
 def _callback(order_id: str, status: str = "success", callback_id: str | None = None) -> dict:
-    row = {"order_id": order_id, "provider": "stripe", "status": status, "amount": "10.00", "currency": "USD",
-           "received_at": "2026-11-20T10:01:00Z"}
+    row = {
+        "order_id": order_id,
+        "provider": "stripe",
+        "status": status,
+        "amount": "10.00",
+        "currency": "USD",
+        "received_at": "2026-11-20T10:01:00Z",
+    }
     if callback_id is not None:
         row["callback_id"] = callback_id
     return row
@@ -266,8 +278,9 @@ def test_unchanged_file_is_not_parsed_again(con, tmp_path, parsed_files) -> None
 def test_syncing_twice_leaves_every_landing_table_identical(con, tmp_path) -> None:
     write_jsonl(tmp_path / ORDERS / "a.jsonl", ORDERS_A)
     write_jsonl(tmp_path / ORDERS / "copy.jsonl", ORDERS_A)
-    (tmp_path / ORDERS / "c.csv").write_text("order_id,merchant_id,provider,amount,currency,created_at\n"
-                                             "o7,m2,adyen,1000,JPY,2026-11-20T09:00:00Z\n")
+    (tmp_path / ORDERS / "c.csv").write_text(
+        "order_id,merchant_id,provider,amount,currency,created_at\no7,m2,adyen,1000,JPY,2026-11-20T09:00:00Z\n"
+    )
     write_jsonl(tmp_path / CALLBACKS / "a.jsonl", CALLBACKS_A)
     _sync(con, tmp_path)
     landed, manifest = _landed(con), _table(con, MANIFEST, exclude=("status",))
@@ -305,8 +318,18 @@ def test_failed_sync_rolls_back_every_landing_table(con, tmp_path, monkeypatch) 
 # Global reading order
 # ---------------------------------------------------------------------------------------------
 
-NAMES = ["b.jsonl", "a.jsonl", "a/z.jsonl", "A.jsonl", "10.jsonl", "9.jsonl", "a-b.jsonl", "sub/dir/x.jsonl",
-         "\u00e9.jsonl", "_.jsonl"]
+NAMES = [
+    "b.jsonl",
+    "a.jsonl",
+    "a/z.jsonl",
+    "A.jsonl",
+    "10.jsonl",
+    "9.jsonl",
+    "a-b.jsonl",
+    "sub/dir/x.jsonl",
+    "\u00e9.jsonl",
+    "_.jsonl",
+]
 
 
 def _assert_read_order_follows_sorted_paths(con: duckdb.DuckDBPyConnection, kind: str, names: list[str]) -> None:
@@ -340,14 +363,9 @@ def test_ranked_read_order_ignores_duplicates_and_removed_files(con, tmp_path) -
     assert rows == [("b.jsonl", 1), ("b.jsonl", 2), ("d.jsonl", 1), ("d.jsonl", 2)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ranked_lines_sql puts the file rank at bit 32 (landing.py), but outcomes._then_read_order "
-    "assumes read_order < 2**40 (_READ_ORDER_BITS = 40): from the 257th file of a kind on, read_order "
-    "overflows into the timestamp and `key % 2**40` decodes another line's read_order, so a callback with a "
-    "callback_id in that file is dropped (or attached to another order).",
-)
 def test_callback_in_the_257th_callback_file_still_counts(con, tmp_path) -> None:
+    """Regression: the file rank sits at bit 32 of read_order, so past 256 files read_order is >= 2**40;
+    the outcome keys must still decode it exactly (they once kept only 40 bits and lost this callback)."""
     write_jsonl(tmp_path / ORDERS / "orders.jsonl", [_order("X"), _order("Y")])
     write_jsonl(tmp_path / CALLBACKS / "000.jsonl", [_callback("Y", callback_id="evt-y")])
     write_jsonl(tmp_path / CALLBACKS / "zzz.jsonl", [_callback("X", callback_id="evt-x")])
@@ -367,4 +385,3 @@ def test_callback_in_the_257th_callback_file_still_counts(con, tmp_path) -> None
     outcomes = classify_orders(frames[0], frames[1], as_of, Settings()).collect()
     result = {row["order_id"]: (row["outcome"], row["callback_count"]) for row in outcomes.iter_rows(named=True)}
     assert result == {"X": ("confirmed", 1), "Y": ("confirmed", 1)}
-

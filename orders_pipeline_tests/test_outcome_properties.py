@@ -60,9 +60,12 @@ callback_rows = st.fixed_dictionaries(
 
 
 def with_read_order(rows: list[dict[str, Any]], shuffle: list[int]) -> list[dict[str, Any]]:
-    """Give rows a read_order that differs from their position in the frame."""
+    """Give rows a read_order that differs from their position in the frame.
+
+    Values are packed like landing's: three lines per file, the file rank in the high 32 bits.
+    """
     order = sorted(range(len(rows)), key=lambda i: shuffle[i % len(shuffle)] if shuffle else 0)
-    return [{**row, "read_order": order.index(i)} for i, row in enumerate(rows)]
+    return [{**row, "read_order": ((order.index(i) // 3) << 32) + order.index(i) % 3} for i, row in enumerate(rows)]
 
 
 def truncated_seconds(delta: timedelta) -> int:

@@ -11,7 +11,6 @@ exact — nothing is sampled — and the failing rows are attached as a sample.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +19,6 @@ import polars as pl
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-_context_lock = threading.Lock()
 _context: Any = None
 
 
@@ -49,32 +47,20 @@ class SuiteOutcome:
         return [e for e in self.expectations if not e.success]
 
 
-def preload() -> threading.Thread:
-    """Import Great Expectations in the background (it takes seconds) while ingestion runs."""
-    thread = threading.Thread(target=_get_context, name="gx-preload", daemon=True)
-    thread.start()
-    return thread
-
-
 def _get_context() -> Any:
     global _context
-    with _context_lock:
-        if _context is None:
-            import great_expectations as gx
-            from great_expectations.data_context.types.base import ProgressBarsConfig
+    if _context is None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
 
-            context = gx.get_context(mode="ephemeral")
-            context.variables.progress_bars = ProgressBarsConfig(globally=False)
-            _context = context
-        return _context
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        _context = context
+    return _context
 
 
 def expectation_types() -> Any:
-    """``great_expectations.expectations``, imported only after the (maybe background) preload finished.
-
-    Importing it while the preload thread is half-way through importing the package fails
-    with a circular-import error, so every caller goes through the context lock first.
-    """
+    """``great_expectations.expectations``, imported after the context exists (GE imports lazily)."""
     _get_context()
     import great_expectations.expectations as gxe
 
@@ -98,18 +84,17 @@ def validate(suite_name: str, frame: pl.DataFrame, expectations: Sequence[Any]) 
     context = _get_context()
     import great_expectations as gx
 
-    with _context_lock:
-        source = _get_or_add(
-            lambda: context.data_sources.get("orders_pipeline"),
-            lambda: context.data_sources.add_pandas("orders_pipeline"),
-        )
-        asset = _get_or_add(lambda: source.get_asset(suite_name), lambda: source.add_dataframe_asset(suite_name))
-        batch_definition = _get_or_add(
-            lambda: asset.get_batch_definition("whole"), lambda: asset.add_batch_definition_whole_dataframe("whole")
-        )
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame.to_pandas()})
-        suite = gx.ExpectationSuite(name=suite_name, expectations=list(expectations))
-        result = batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10})
+    source = _get_or_add(
+        lambda: context.data_sources.get("orders_pipeline"),
+        lambda: context.data_sources.add_pandas("orders_pipeline"),
+    )
+    asset = _get_or_add(lambda: source.get_asset(suite_name), lambda: source.add_dataframe_asset(suite_name))
+    batch_definition = _get_or_add(
+        lambda: asset.get_batch_definition("whole"), lambda: asset.add_batch_definition_whole_dataframe("whole")
+    )
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame.to_pandas()})
+    suite = gx.ExpectationSuite(name=suite_name, expectations=list(expectations))
+    result = batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10})
     outcomes = []
     for item in result.results:
         config = item.expectation_config

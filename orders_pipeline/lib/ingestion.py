@@ -849,7 +849,8 @@ class _Engine:
             .then(pl.col("amt_neg").fill_null(False))
             .otherwise(t_amount.str.strip_chars().str.contains(_NEGATIVE_DECIMAL))
             .alias("amount_negative"),
-            currency_exponent_expr(pl.col("t_currency").str.strip_chars().str.to_uppercase()).alias("exponent"),
+            pl.col("t_currency").str.strip_chars().str.to_uppercase().alias("currency_norm"),
+            pl.col("t_provider").str.strip_chars().str.to_lowercase().alias("provider_norm"),
             *[self._timestamp(f.name).alias("tsu_" + f.name) for f in self.fields if f.role == "ts"],
             *(
                 [pl.col("t_status").str.strip_chars().str.to_lowercase().alias("status_norm")]
@@ -860,8 +861,8 @@ class _Engine:
             (pl.col("amount_text").str.contains(_PLAIN_ASCII_DECIMAL) & ~pl.col("amount_negative")).alias(
                 "amount_shape_ok"
             ),
-            amount_minor_expr(pl.col("amount_text"), pl.col("exponent")).alias("amount_minor"),
-        )
+            currency_exponent_expr(pl.col("currency_norm")).alias("exponent"),
+        ).with_columns(amount_minor_expr(pl.col("amount_text"), pl.col("exponent")).alias("amount_minor"))
         checks = self._checks()
         code = pl.coalesce(
             [pl.when(cond.fill_null(False)).then(pl.lit(i, pl.Int16)) for i, (cond, _) in enumerate(checks)]
@@ -882,7 +883,8 @@ class _Engine:
 
     def _landed_inputs(self) -> list[str]:
         names = ["file", "line_number", "read_order", "amount_minor", "seq_value"]
-        names += ["t_" + f.name for f in self.fields if f.role in _TYPED_ROLES or f.role == "currency"]
+        names += ["t_" + f.name for f in self.fields if f.role == "id"]
+        names += ["provider_norm", "currency_norm"]
         names += ["p_" + f.name for f in self.fields]
         names += ["tsu_" + f.name for f in self.fields if f.role == "ts"]
         if self.kind == schema.CALLBACKS:
@@ -893,8 +895,8 @@ class _Engine:
         return pl.when(pl.col("p_" + name)).then(pl.col("t_" + name))
 
     def _landed(self, x: pl.DataFrame) -> pl.DataFrame:
-        provider = pl.col("t_provider").str.strip_chars().str.to_lowercase().alias("provider")
-        currency = pl.col("t_currency").str.strip_chars().str.to_uppercase()
+        provider = pl.col("provider_norm").alias("provider")
+        currency = pl.col("currency_norm")
         if self.kind == schema.ORDERS:
             columns = [
                 pl.col("t_order_id").alias("order_id"),
@@ -1009,7 +1011,7 @@ class _Engine:
                 fmt(
                     "amount '{}' has more decimals than {} allows ({})",
                     amount,
-                    pl.col("t_currency").str.strip_chars().str.to_uppercase(),
+                    pl.col("currency_norm"),
                     pl.col("exponent"),
                 )
             )

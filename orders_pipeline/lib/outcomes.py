@@ -7,8 +7,9 @@ grows with the number of lines. Collect with the default (streaming) engine: on 
 group-bys the in-memory engine is several times slower.
 
 Input assumptions (the ingestion layer guarantees them): ``read_order`` is unique within a log
-kind and ``0 <= read_order < 2**40``; timestamps are UTC microseconds. Orderings by
-(timestamp, ``read_order``) are computed as one exact Int128 key, not as a multi-column sort.
+kind and ``0 <= read_order < 2**63`` (landing packs the file rank into its high bits);
+timestamps are UTC microseconds. Orderings by (timestamp, ``read_order``) are computed as one
+exact Int128 key, not as a multi-column sort.
 
 Decisions where the SPEC is silent (the lead's, written down here so the code is the record):
 
@@ -93,20 +94,20 @@ def _profile_us(provider: pl.Expr, settings: Settings, attribute: str) -> pl.Exp
     return provider.replace_strict(mapping, default=default, return_dtype=pl.Int64)
 
 
-# ``read_order`` is a reading position: 0 <= read_order < 2**40 (a trillion lines).
-_READ_ORDER_BITS = 40
+# Int128 keys hold a microsecond timestamp in the high 64 bits and a non-negative Int64
+# (read_order, or a rank) in the low 64 bits, so (timestamp, tiebreak) compares as one integer.
+_LOW_BITS = pl.lit(1 << 64, dtype=pl.Int128)
 
 
 def _then_read_order(timestamp: str) -> pl.Expr:
     """Build an exact Int128 sort key for (``timestamp``, ``read_order``).
 
-    ``timestamp`` in microseconds shifted left by 40 bits, plus ``read_order``: comparing keys
-    compares the pair lexicographically, and ``key % 2**40`` gives ``read_order`` back. One
-    Int128 column is far cheaper to min/max/rank than a two-column sort.
+    ``timestamp`` in microseconds shifted left by 64 bits, plus ``read_order``: comparing keys
+    compares the pair lexicographically, ``key % 2**64`` gives ``read_order`` back and
+    ``key // 2**64`` the timestamp. One Int128 column is far cheaper to min/max/rank than a
+    two-column sort.
     """
-    return pl.col(timestamp).dt.epoch("us").cast(pl.Int128) * (1 << _READ_ORDER_BITS) + pl.col("read_order").cast(
-        pl.Int128
-    )
+    return pl.col(timestamp).dt.epoch("us").cast(pl.Int128) * _LOW_BITS + pl.col("read_order").cast(pl.Int128)
 
 
 def effective_callbacks(callbacks: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
@@ -125,7 +126,7 @@ def effective_callbacks(callbacks: pl.LazyFrame, as_of: datetime) -> pl.LazyFram
     # Narrow group-by: the kept delivery's read_order (decoded from the min key) and the count;
     # then the kept lines are picked by read_order, which is unique among callback lines.
     kept = with_id.group_by("order_id", "callback_id").agg(
-        (_then_read_order("received_at").min() % (1 << _READ_ORDER_BITS)).cast(pl.Int64).alias("read_order"),
+        (_then_read_order("received_at").min() % _LOW_BITS).cast(pl.Int64).alias("read_order"),
         pl.len().cast(pl.Int64).alias("delivery_count"),
     )
     merged = with_id.join(kept.select("read_order", "delivery_count"), on="read_order", how="inner")
@@ -167,7 +168,7 @@ def _callback_rows(callbacks: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
     """Effective callbacks as row-wise helper columns, so the group-by only runs plain aggregations.
 
     ``_pos`` is an exact Int128 key of terminal order (event_time, received_at, read_order):
-    event_time in microseconds shifted left by 40 bits, plus the callback's rank by
+    event_time in microseconds shifted left by 64 bits, plus the callback's rank by
     (received_at, read_order). It is unique, so "before" and "last" are integer comparisons.
     """
     status = pl.col("status")
@@ -177,7 +178,7 @@ def _callback_rows(callbacks: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
         effective_callbacks(callbacks, as_of)
         .with_columns(
             (
-                pl.col("event_time").dt.epoch("us").cast(pl.Int128) * (1 << _READ_ORDER_BITS)
+                pl.col("event_time").dt.epoch("us").cast(pl.Int128) * _LOW_BITS
                 + _then_read_order("received_at").rank("ordinal").cast(pl.Int128)
             ).alias("_pos")
         )
@@ -220,7 +221,7 @@ def _order_facts(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: datetime)
         .agg(
             *(pl.col(name).min_by("_submission") for name in _SUBMISSION_FIELDS),
             # The smallest key is the canonical line's: its high bits are its created_at.
-            (pl.col("_submission").min() // (1 << _READ_ORDER_BITS)).alias("_created_us"),
+            (pl.col("_submission").min() // _LOW_BITS).alias("_created_us"),
             pl.col("_submission").count().cast(pl.Int64).alias("submission_count"),
             # Lines all agree on the 4-tuple iff every field takes a single value.
             *(pl.col(name).min().alias(f"_min_{name}") for name in _SUBMISSION_FIELDS),

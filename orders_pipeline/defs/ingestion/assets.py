@@ -4,7 +4,6 @@
 import dagster as dg
 
 from orders_pipeline.defs.resources import ReconciliationResource, stage
-from orders_pipeline.lib import expectations
 from orders_pipeline.lib.ingestion import discover_files
 from orders_pipeline.lib.landing import input_files_sql, sync_landing
 from orders_pipeline.lib.schema import CALLBACKS, ORDERS
@@ -46,7 +45,6 @@ def landed_logs(context: dg.AssetExecutionContext, reconciliation: Reconciliatio
     Each file is parsed once, ever (tracked in the ``ingested_files`` manifest); re-delivered
     files are skipped, changed files re-ingested and reported, removed files' lines dropped.
     """
-    expectations.preload()
     settings = reconciliation.settings()
     files = {
         ORDERS: discover_files(reconciliation.orders_path, ORDERS),
