@@ -375,18 +375,16 @@ def test_canonical_submission_ties_go_to_the_first_read_line() -> None:
 
 def test_large_packed_read_orders_still_break_ties() -> None:
     # Landing packs the file rank into the high 32 bits of read_order: values far above 2**40.
-    first, second = (3 << 32) + 9, (900 << 32) + 1
-    row = one(
-        [{"amount_minor": 1, "read_order": second}, {"amount_minor": 2, "read_order": first}],
-        callbacks=[
-            success(2, callback_id="e", amount_minor=1, read_order=(7 << 40) + 1),
-            success(2, callback_id="e", amount_minor=2, read_order=(2 << 40) + 5),
-            failed(2, read_order=(1 << 60)),
-        ],
-    )
-    assert row["amount_minor"] == 2
-    assert row["callback_amount_minor"] == 2
-    assert row["outcome"] == "conflict"  # success (read earlier) before the failed at the same instant
+    orders = [{"amount_minor": 1, "read_order": (900 << 32) + 1}, {"amount_minor": 2, "read_order": (3 << 32) + 9}]
+    redelivered = [
+        success(2, callback_id="e", amount_minor=1, read_order=(7 << 40) + 1),
+        success(2, callback_id="e", amount_minor=2, read_order=(2 << 40) + 5),
+    ]
+    row = one(orders, callbacks=redelivered)
+    assert (row["amount_minor"], row["callback_amount_minor"], row["outcome"]) == (2, 2, "confirmed")
+    same_instant = [success(2, read_order=(2 << 40) + 5), failed(2, read_order=(1 << 60))]
+    assert outcome(same_instant) == "conflict"
+    assert outcome(same_instant[::-1]) == "conflict"  # frame position does not matter, read_order does
 
 
 def test_canonical_provider_chooses_the_profile() -> None:

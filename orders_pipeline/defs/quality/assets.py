@@ -19,10 +19,11 @@ def log_gaps(context: dg.AssetExecutionContext, reconciliation: ReconciliationRe
     shipper dropped or sent twice.
     """
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
+        sequenced = "WHERE source IS NOT NULL AND seq IS NOT NULL"
         gaps = log_quality.log_gaps(
-            read_table(con, "landing.orders").lazy(),
-            read_table(con, "landing.callbacks").lazy(),
-            read_table(con, "recon.rejected_lines").lazy(),
+            con.sql(f"SELECT source, seq FROM landing.orders {sequenced}").pl().lazy(),
+            con.sql(f"SELECT source, seq FROM landing.callbacks {sequenced}").pl().lazy(),
+            con.sql(f"SELECT kind, source, seq FROM recon.rejected_lines {sequenced}").pl().lazy(),
         ).collect()
         replace_table(con, "recon.log_gaps", gaps)
     return dg.MaterializeResult(metadata={"dagster/row_count": gaps.height})
@@ -36,9 +37,9 @@ def callback_outages(context: dg.AssetExecutionContext, reconciliation: Reconcil
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
         as_of = run_as_of(con, context.run.run_id) or reconciliation.resolve_as_of()
         outages = log_quality.callback_outages(
-            read_table(con, "landing.orders").lazy(),
-            read_table(con, "landing.callbacks").lazy(),
-            read_table(con, "recon.order_outcomes").lazy(),
+            con.sql("SELECT order_id FROM landing.orders LIMIT 0").pl().lazy(),
+            con.sql("SELECT provider, received_at FROM landing.callbacks").pl().lazy(),
+            con.sql("SELECT provider, created_at, outcome FROM recon.order_outcomes").pl().lazy(),
             as_of,
             reconciliation.settings(),
         ).collect()
@@ -63,8 +64,7 @@ def quality_alerts(context: dg.AssetExecutionContext, reconciliation: Reconcilia
     settings = reconciliation.settings()
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
         as_of = run_as_of(con, context.run.run_id) or reconciliation.resolve_as_of()
-        outcomes = read_table(con, "recon.order_outcomes").select("outcome", "currency", "amount_minor",
-                                                                  "callback_count")
+        outcomes = con.sql("SELECT outcome, currency, amount_minor, callback_count FROM recon.order_outcomes").pl()
         orphans = fetch_first(con, "SELECT count(*) FROM recon.orphan_callbacks")[0]
         measurements = alerts.measure(
             outcomes,

@@ -6,6 +6,8 @@ import dagster as dg
 from orders_pipeline.defs.partitions import order_days
 from orders_pipeline.defs.resources import ReconciliationResource, run_as_of, stage
 from orders_pipeline.lib import reconciliation as rules
+from orders_pipeline.lib.landing import ranked_lines_sql
+from orders_pipeline.lib.schema import CALLBACKS
 from orders_pipeline.lib.warehouse import read_table, replace_table
 
 GROUP = "reconciliation"
@@ -25,7 +27,10 @@ def daily_summary(context: dg.AssetExecutionContext, reconciliation: Reconciliat
     rebuilt from all outcome rows, so it always ties out to them.
     """
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "classify"):
-        summary = rules.daily_summary(read_table(con, "recon.order_outcomes").lazy()).collect()
+        outcomes = con.sql(
+            "SELECT created_at, merchant_id, provider, currency, amount_minor, outcome, flags FROM recon.order_outcomes"
+        ).pl()
+        summary = rules.daily_summary(outcomes.lazy()).collect()
         replace_table(con, "recon.daily_summary", summary)
     return dg.MaterializeResult(metadata={"dagster/row_count": summary.height})
 
@@ -55,8 +60,11 @@ def orphan_callbacks(context: dg.AssetExecutionContext, reconciliation: Reconcil
     """
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "classify"):
         as_of = run_as_of(con, context.run.run_id) or reconciliation.resolve_as_of()
+        # The anti-join runs in DuckDB first so only the few unmatched callbacks reach Polars;
+        # orphan_callbacks applies the same rule again on what it is given.
+        unmatched = f"SELECT * FROM ({ranked_lines_sql(CALLBACKS)}) ANTI JOIN landing.orders USING (order_id)"
         orphans = rules.orphan_callbacks(
-            read_table(con, "landing.orders").lazy(), read_table(con, "landing.callbacks").lazy(), as_of
+            con.sql("SELECT order_id FROM landing.orders LIMIT 0").pl().lazy(), con.sql(unmatched).pl().lazy(), as_of
         ).collect()
         replace_table(con, "recon.orphan_callbacks", orphans)
     return dg.MaterializeResult(metadata={"dagster/row_count": orphans.height})
