@@ -109,7 +109,7 @@ def outages(
     order_frame = make_orders(*({"order_id": f"o{i}", **row} for i, row in enumerate(orders)))
     callback_frame = make_callbacks(*callbacks)
     outcomes = classify_orders(order_frame, callback_frame, as_of, settings)
-    return callback_outages(order_frame, callback_frame, outcomes, as_of, settings).collect()
+    return callback_outages(callback_frame, outcomes, as_of, settings).collect()
 
 
 def orders_at(*minutes: float, **fields: Any) -> list[dict[str, Any]]:

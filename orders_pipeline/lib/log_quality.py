@@ -95,7 +95,6 @@ def log_gaps(order_lines: pl.LazyFrame, callback_lines: pl.LazyFrame, rejected_l
 
 
 def callback_outages(
-    orders: pl.LazyFrame,
     callbacks: pl.LazyFrame,
     outcomes: pl.LazyFrame,
     as_of: datetime,
@@ -117,12 +116,10 @@ def callback_outages(
     created inside it: strictly after its start and strictly before its end, except that a
     window opened by the first order includes that order (and any created at the same time).
     Orders are the existing orders of ``outcomes`` (canonical provider and ``created_at``),
-    whose outcome gives ``orders_overdue`` and ``orders_missing``. ``orders`` is accepted for
-    symmetry with the other functions; ``outcomes`` already holds the canonical view.
+    whose outcome gives ``orders_overdue`` and ``orders_missing``.
 
     Output: :data:`CALLBACK_OUTAGE_SCHEMA`, sorted by provider, outage_start.
     """
-    del orders  # the canonical order view is in ``outcomes``
     as_of_lit = as_of_literal(as_of)
     min_gap_us = duration_micros(settings.outages.min_gap)
 

@@ -37,7 +37,6 @@ def callback_outages(context: dg.AssetExecutionContext, reconciliation: Reconcil
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
         as_of = run_as_of(con, context.run.run_id) or reconciliation.resolve_as_of()
         outages = log_quality.callback_outages(
-            con.sql("SELECT order_id FROM landing.orders LIMIT 0").pl().lazy(),
             con.sql("SELECT provider, received_at FROM landing.callbacks").pl().lazy(),
             con.sql("SELECT provider, created_at, outcome FROM recon.order_outcomes").pl().lazy(),
             as_of,
