@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -153,6 +154,7 @@ def run_reconcile_job(resource, key_range, progress: bool = True, instance=None)
     from orders_pipeline.defs.partitions import range_tags
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     defs = build_definitions(resource, loggers={"progress": _progress_logger(progress)})
     job = defs.resolve_job_def("reconcile_job")
     if instance is None:

@@ -235,7 +235,6 @@ def test_terminal_order_and_redelivery_scope(tmp_path: Path) -> None:
     assert got["retried"] == ("failed", "", "none")
 
 
-@pytest.mark.slow
 def test_benchmark_smoke(tmp_path: Path) -> None:
     """The CI smoke run: 100k orders, pipeline and baseline agree on every order."""
     if not (REPO / ".venv" / "bin" / "orders-pipeline").exists():

@@ -68,3 +68,23 @@ def test_materialize_whole_graph_publishes_every_table(tmp_path: Path, small_log
     assert reasons == ["bad_amount", "bad_status", "malformed_json"]
     run = con.execute("SELECT lines_read, lines_landed, lines_rejected, checks_passed FROM recon.runs").fetchone()
     assert run == (11, 8, 3, True)
+
+
+def test_classification_in_many_hash_batches_gives_the_same_outcomes(
+    tmp_path: Path, small_logs: tuple[Path, Path], monkeypatch
+) -> None:
+    monkeypatch.setattr("orders_pipeline.lib.order_days.ORDERS_PER_BATCH", 2)
+    orders, callbacks = small_logs
+    warehouse = tmp_path / "warehouse.duckdb"
+    resource = ReconciliationResource(
+        orders_path=str(orders), callbacks_path=str(callbacks), warehouse_path=str(warehouse), as_of=AS_OF
+    )
+    result = build_definitions(resource).resolve_job_def("reconcile_job").execute_in_process(
+        tags=range_tags(partition_range(date(2026, 11, 18), date(2026, 11, 20))),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    materialization = result.asset_materializations_for_node("order_outcomes")[0]
+    assert materialization.metadata["batches"].value == 3  # 6 order lines, at most 2 per batch
+    con = duckdb.connect(str(warehouse), read_only=True)
+    assert dict(con.execute("SELECT order_id, outcome FROM recon.order_outcomes").fetchall()) == EXPECTED_SMALL_OUTCOMES

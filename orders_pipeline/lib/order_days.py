@@ -80,14 +80,36 @@ def days_to_evaluate(
     return [row[0] for row in rows]
 
 
-def scoped_lines_sql(lines_sql: str, days: list[date] | None, as_of: datetime) -> tuple[str, dict]:
-    """Restrict a landed-lines query to the orders whose canonical day is in ``days``."""
+# Orders classified together at most (bounds the memory of one classification batch).
+ORDERS_PER_BATCH = 1_500_000
+
+
+def order_batch_count(con: duckdb.DuckDBPyConnection, days: list[date] | None, as_of: datetime) -> int:
+    """How many hash batches keep each classification under :data:`ORDERS_PER_BATCH` order lines."""
+    query = "SELECT count(*) FROM landing.orders WHERE created_at <= $as_of"
+    params: dict = {"as_of": as_of}
+    if days is not None:
+        query += " AND created_at::DATE IN (SELECT unnest($days::DATE[]))"
+        params["days"] = days
+    lines = con.execute(query, params).fetchall()[0][0]
+    return max(1, -(-lines // ORDERS_PER_BATCH))
+
+
+def batch_lines_sql(
+    lines_sql: str, days: list[date] | None, as_of: datetime, batches: int, batch: int
+) -> tuple[str, dict]:
+    """Restrict a landed-lines query to one hash batch of the orders whose canonical day is in ``days``.
+
+    Every line of an order (and every callback for it) shares its ``order_id``, so each batch
+    holds whole orders.
+    """
+    query = f"SELECT * FROM ({lines_sql}) AS lines WHERE hash(order_id) % {batches} = {batch}"
     if days is None:
-        return lines_sql, {}
+        return query, {}
     return (
-        f"""
-        SELECT * FROM ({lines_sql}) AS lines
-        WHERE order_id IN (
+        query
+        + """
+        AND order_id IN (
             SELECT order_id FROM landing.orders WHERE created_at <= $as_of
             GROUP BY order_id HAVING min(created_at)::DATE IN (SELECT unnest($days::DATE[]))
         )

@@ -2,15 +2,14 @@
 
 
 import dagster as dg
-import polars as pl
 
 from orders_pipeline.defs.partitions import order_days, requested_days
 from orders_pipeline.defs.resources import ReconciliationResource, stage
 from orders_pipeline.lib.outcomes import classify_orders
 from orders_pipeline.lib.landing import ranked_lines_sql
-from orders_pipeline.lib.order_days import days_to_evaluate, replace_days, scoped_lines_sql
+from orders_pipeline.lib.order_days import batch_lines_sql, days_to_evaluate, order_batch_count, replace_days
 from orders_pipeline.lib.schema import CALLBACKS, ORDERS, OUTCOMES
-from orders_pipeline.lib.warehouse import record_as_of, replace_table
+from orders_pipeline.lib.warehouse import record_as_of
 
 
 @dg.asset(
@@ -33,23 +32,29 @@ def order_outcomes(context: dg.AssetExecutionContext, reconciliation: Reconcilia
     with reconciliation.warehouse().work() as con, stage(con, run_id, "classify"):
         record_as_of(con, run_id, as_of)
         days = days_to_evaluate(con, run_id, as_of, settings, requested_days(context))
-        frames = []
-        for kind in (ORDERS, CALLBACKS):
-            query, params = scoped_lines_sql(ranked_lines_sql(kind), days, as_of)
-            frames.append(con.sql(query, params=params).pl().lazy())
-        outcomes = classify_orders(frames[0], frames[1], as_of, settings).collect()
-        con.register("_new_outcomes", outcomes.to_arrow())
-        try:
-            replace_days(con, days, "_new_outcomes")
-        finally:
-            con.unregister("_new_outcomes")
-    by_outcome = dict(outcomes.group_by("outcome").agg(pl.len()).iter_rows())
+        # Orders are independent of each other: classify them in hash batches of bounded size
+        # so memory stays flat however many orders a run evaluates.
+        batches = order_batch_count(con, days, as_of)
+        for batch in range(batches):
+            orders, callbacks = (
+                con.sql(query, params=params).pl().lazy()
+                for query, params in (
+                    batch_lines_sql(ranked_lines_sql(kind), days, as_of, batches, batch) for kind in (ORDERS, CALLBACKS)
+                )
+            )
+            outcomes = classify_orders(orders, callbacks, as_of, settings).collect().to_arrow()
+            con.execute(("CREATE OR REPLACE TEMP TABLE new_outcomes AS " if batch == 0 else "INSERT INTO new_outcomes ")
+                        + "SELECT * FROM outcomes")
+        replace_days(con, days, "new_outcomes")
+        counts = dict(con.execute("SELECT outcome, count(*) FROM new_outcomes GROUP BY 1").fetchall())
+        exceptions = con.execute("SELECT count(*) FROM new_outcomes WHERE action <> 'none'").fetchall()[0][0]
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": outcomes.height,
+            "dagster/row_count": sum(counts.values()),
             "as_of": as_of.isoformat(),
             "days_evaluated": "all" if days is None else len(days),
-            **{f"outcome/{name}": int(by_outcome.get(name, 0)) for name in OUTCOMES},
-            "exceptions": int((outcomes["action"] != "none").sum()),
+            "batches": batches,
+            **{f"outcome/{name}": int(counts.get(name, 0)) for name in OUTCOMES},
+            "exceptions": int(exceptions),
         }
     )
