@@ -425,6 +425,8 @@ def test_ambiguous_naive_timestamp_takes_the_earlier_instant() -> None:
         " 2024-01-01T00:00:00Z",
         "2024-1-1T00:00:00Z",
         "yesterday",
+        "0000-01-01T00:00:00Z",
+        "9999-12-31T23:30:00-01:00",
         1714564800,
         True,
     ],
@@ -1014,8 +1016,38 @@ def test_property_csv_records_are_each_landed_or_rejected_once_on_both_paths(
 
 @pytest.mark.parametrize("timezone", ["UTC", "Europe/Paris"])
 def test_bad_timestamp_message_names_the_value_and_the_expected_shape(timezone: str) -> None:
-    landed, rejected = parse_orders(order(created_at="2024-01-01T24:00:00"), settings=Settings(timezone=timezone))
+    values = ["2024-01-01T24:00:00", "0000-01-01T00:00:00"]
+    landed, rejected = parse_orders(*[order(created_at=v) for v in values], settings=Settings(timezone=timezone))
     assert rejected["message"].to_list() == [
-        "created_at '2024-01-01T24:00:00' is not a valid timestamp; expected YYYY-MM-DDTHH:MM:SS[.fraction] "
+        f"created_at '{v}' is not a valid timestamp; expected YYYY-MM-DDTHH:MM:SS[.fraction] "
         "with Z, ±HH:MM or no offset"
+        for v in values
     ]
+
+
+def test_csv_record_with_too_many_cells_keeps_no_source_or_seq(tmp_path: Path) -> None:
+    write(
+        tmp_path / "o.csv",
+        "order_id,merchant_id,provider,amount,currency,created_at,source,seq\n"
+        "o1,m,stripe,1,USD,2024-05-01T00:00:00Z,Acme, Inc,api,7\n"
+        "o2,m,stripe,x,USD,2024-05-01T00:00:00Z,api,8\n",
+    )
+    files, landed, rejected = run(tmp_path)
+    assert rejected.select("reason", "source", "seq").rows() == [
+        ("malformed_csv", None, None),
+        ("bad_amount", "api", 8),
+    ]
+
+
+def test_file_sha256_is_the_digest_of_the_decompressed_content(tmp_path: Path) -> None:
+    import hashlib
+
+    from orders_pipeline.lib.ingestion import file_sha256
+
+    content = jsonl(order(), "x") * 3
+    (path,) = discover_files(write(tmp_path / "a.jsonl.gz", content), "orders")
+    assert file_sha256(path) == hashlib.sha256(content.encode()).hexdigest()
+    (tmp_path / "bad.jsonl.gz").write_bytes(b"nope")
+    (bad,) = discover_files(tmp_path / "bad.jsonl.gz", "orders")
+    with pytest.raises(InputError, match="not a valid gzip file"):
+        file_sha256(bad)

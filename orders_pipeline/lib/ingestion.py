@@ -70,9 +70,10 @@ Fields
 * Timestamps (``created_at``, ``received_at``, ``event_time``) must match
   ``YYYY-MM-DD[T|t| ]HH:MM:SS[.fraction][Z|z|±HH:MM]`` exactly (no surrounding whitespace,
   fraction of 1 to 9 digits, truncated to microseconds, hour 00-23, no leap second 60, real
-  calendar dates). Without an offset the time is read in ``settings.timezone``: a local time
-  that does not exist there (DST gap) is ``bad_timestamp``; an ambiguous one (DST fold) takes
-  the earlier instant. JSON numbers are ``bad_timestamp``. Stored as UTC microseconds.
+  calendar dates, years 0001-9999 in UTC). Without an offset the time is read in
+  ``settings.timezone``: a local time that does not exist there (DST gap) is
+  ``bad_timestamp``; an ambiguous one (DST fold) takes the earlier instant. JSON numbers are
+  ``bad_timestamp``. Stored as UTC microseconds.
 * ``event_time`` is optional and defaults to ``received_at``; present and invalid rejects the
   line.
 * ``seq`` is optional: a JSON integer or a string of ASCII digits (surrounding whitespace
@@ -94,8 +95,9 @@ One reason per rejected line: the first that applies, in this order
    ``bad_timestamp``, ``bad_field:callback_id|provider_txn_id|source``, ``bad_seq``.
 
 A rejected row keeps ``source`` and ``seq`` when they could be read from the line (a usable
-``source`` string/number and a valid ``seq``), so the gap detector does not mistake a bad line
-for a missing one.
+``source`` string/number and a valid ``seq``; never for ``malformed_json``, nor for
+``malformed_csv`` whose cells may be shifted; for ``bad_encoding`` only a ``source`` without
+replacement characters), so the gap detector does not mistake a bad line for a missing one.
 
 Speed
 -----
@@ -106,10 +108,12 @@ Polars applies the rules and the shared money expressions. Python loops only run
 lines: invalid UTF-8, an amount that is a JSON number with a fraction or exponent whose key is
 not unique in the line, an id that DuckDB shows as a boolean/object/array or a rounded number
 (re-read with Python's ``json``, literals kept exact), and CSV blocks with quotes. A background
-thread reads, gunzips and hashes the file in blocks of about ``chunk_lines`` lines; two worker
-threads parse tasks of at most 262,144 lines each (DuckDB and Polars release the GIL), and the
-calling thread writes the results to the sink in reading order. Memory is bounded by a few
-blocks and two tasks in flight. DuckDB connections are pooled (opening one costs ~50 ms).
+thread reads, gunzips and hashes the file in blocks of ``chunk_lines`` x 240 bytes (64 KiB to
+128 MiB, cut at a newline); two worker threads parse tasks of at most ``min(chunk_lines,
+262144)`` lines (DuckDB and Polars release the GIL), and the calling thread writes the results
+to the sink in reading order. Memory is bounded by about four blocks and two tasks in flight
+(~1 GB peak RSS for any file size with the default ``chunk_lines``). DuckDB connections are
+pooled (opening one costs ~50 ms).
 """
 
 from __future__ import annotations
@@ -127,6 +131,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -147,6 +152,7 @@ __all__ = [
     "LineSink",
     "MemorySink",
     "discover_files",
+    "file_sha256",
     "ingest",
     "parse_callback_lines",
     "parse_order_lines",
@@ -387,6 +393,8 @@ _TS_RE = (
     r"(?:\.[0-9]{1,9})?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$"
 )
 _TS_OFFSET_RE = r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
+_MIN_INSTANT = datetime(1, 1, 1, tzinfo=UTC)
+_MAX_INSTANT = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 _OBJECT_RE = r"^[ \t\r\n]*\{"
 _SEQ_RE = r"^\s*([0-9]+)\s*$"
 _PLAIN_ASCII_DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
@@ -532,17 +540,24 @@ class _EnginePool:
     _MAX_IDLE = 4
 
     def __init__(self) -> None:
+        """Start empty."""
         self._idle: dict[tuple[str, str], list[_Engine]] = {}
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def acquire(self, kind: str, settings: Settings) -> _Engine:
+        """Take an idle engine for ``kind`` and the settings' timezone, or open a new one."""
         with self._lock:
+            if self._pid != os.getpid():  # a forked child must not share its parent's connections
+                self._idle.clear()
+                self._pid = os.getpid()
             idle = self._idle.get((kind, settings.timezone))
             if idle:
                 return idle.pop()
         return _Engine(kind, settings)
 
     def release(self, engine: _Engine) -> None:
+        """Give an engine back (closed if enough are idle already)."""
         with self._lock:
             idle = self._idle.setdefault((engine.kind, engine.timezone), [])
             if len(idle) < self._MAX_IDLE:
@@ -587,12 +602,6 @@ class _Engine:
 
     def close(self) -> None:
         self.con.close()
-
-    def __enter__(self) -> _Engine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _empty(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         return schema.empty_frame(_LANDED_SCHEMA[self.kind]), schema.empty_frame(schema.REJECTED_LINE_SCHEMA)
@@ -773,17 +782,18 @@ class _Engine:
     # ---- stage B: the rules -----------------------------------------------------------------
 
     def _timestamp(self, name: str) -> pl.Expr:
-        """The UTC instant of a timestamp field; null when its text is not a valid timestamp."""
+        """Build the UTC instant of a timestamp field; null when its text is not a valid timestamp."""
         text = pl.col("t_" + name)
         ts = pl.when(text.str.contains(_TS_RE)).then(pl.col("ts_" + name).cast(schema.TIMESTAMP))
-        if self.timezone in _UTC_NAMES:
-            return ts
-        local = (
-            ts.dt.replace_time_zone(None)
-            .dt.replace_time_zone(self.timezone, ambiguous="earliest", non_existent="null")
-            .dt.convert_time_zone("UTC")
-        )
-        return pl.when(text.str.contains(_TS_OFFSET_RE)).then(ts).otherwise(local)
+        if self.timezone not in _UTC_NAMES:
+            local = (
+                ts.dt.replace_time_zone(None)
+                .dt.replace_time_zone(self.timezone, ambiguous="earliest", non_existent="null")
+                .dt.convert_time_zone("UTC")
+            )
+            ts = pl.when(text.str.contains(_TS_OFFSET_RE)).then(ts).otherwise(local)
+        # Instants that Python's datetime cannot hold (year 0, year 10000 after an offset).
+        return pl.when(ts.is_between(_MIN_INSTANT, _MAX_INSTANT)).then(ts)
 
     def _checks(self) -> list[tuple[pl.Expr, str]]:
         """(condition, reason) in precedence order: the first true condition is the reason."""
@@ -836,33 +846,37 @@ class _Engine:
     def _validate(self, x: pl.DataFrame, meta: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         t_amount = pl.col("t_amount")
         has_literal = pl.col("amt_lit").is_not_null()
-        x = x.with_columns(
-            *[
-                (pl.col("t_" + f.name).str.strip_chars() != "").fill_null(False).alias("p_" + f.name)
-                for f in self.fields
-            ],
-            pl.when(has_literal)
-            .then(pl.coalesce(pl.col("amt_norm"), pl.col("amt_lit")))
-            .otherwise(t_amount.str.strip_chars())
-            .alias("amount_text"),
-            pl.when(has_literal)
-            .then(pl.col("amt_neg").fill_null(False))
-            .otherwise(t_amount.str.strip_chars().str.contains(_NEGATIVE_DECIMAL))
-            .alias("amount_negative"),
-            pl.col("t_currency").str.strip_chars().str.to_uppercase().alias("currency_norm"),
-            pl.col("t_provider").str.strip_chars().str.to_lowercase().alias("provider_norm"),
-            *[self._timestamp(f.name).alias("tsu_" + f.name) for f in self.fields if f.role == "ts"],
-            *(
-                [pl.col("t_status").str.strip_chars().str.to_lowercase().alias("status_norm")]
-                if self.kind == schema.CALLBACKS
-                else []
-            ),
-        ).with_columns(
-            (pl.col("amount_text").str.contains(_PLAIN_ASCII_DECIMAL) & ~pl.col("amount_negative")).alias(
-                "amount_shape_ok"
-            ),
-            currency_exponent_expr(pl.col("currency_norm")).alias("exponent"),
-        ).with_columns(amount_minor_expr(pl.col("amount_text"), pl.col("exponent")).alias("amount_minor"))
+        x = (
+            x.with_columns(
+                *[
+                    (pl.col("t_" + f.name).str.strip_chars() != "").fill_null(False).alias("p_" + f.name)
+                    for f in self.fields
+                ],
+                pl.when(has_literal)
+                .then(pl.coalesce(pl.col("amt_norm"), pl.col("amt_lit")))
+                .otherwise(t_amount.str.strip_chars())
+                .alias("amount_text"),
+                pl.when(has_literal)
+                .then(pl.col("amt_neg").fill_null(False))
+                .otherwise(t_amount.str.strip_chars().str.contains(_NEGATIVE_DECIMAL))
+                .alias("amount_negative"),
+                pl.col("t_currency").str.strip_chars().str.to_uppercase().alias("currency_norm"),
+                pl.col("t_provider").str.strip_chars().str.to_lowercase().alias("provider_norm"),
+                *[self._timestamp(f.name).alias("tsu_" + f.name) for f in self.fields if f.role == "ts"],
+                *(
+                    [pl.col("t_status").str.strip_chars().str.to_lowercase().alias("status_norm")]
+                    if self.kind == schema.CALLBACKS
+                    else []
+                ),
+            )
+            .with_columns(
+                (pl.col("amount_text").str.contains(_PLAIN_ASCII_DECIMAL) & ~pl.col("amount_negative")).alias(
+                    "amount_shape_ok"
+                ),
+                currency_exponent_expr(pl.col("currency_norm")).alias("exponent"),
+            )
+            .with_columns(amount_minor_expr(pl.col("amount_text"), pl.col("exponent")).alias("amount_minor"))
+        )
         checks = self._checks()
         code = pl.coalesce(
             [pl.when(cond.fill_null(False)).then(pl.lit(i, pl.Int16)) for i, (cond, _) in enumerate(checks)]
@@ -932,7 +946,8 @@ class _Engine:
 
     def _rejected(self, x: pl.DataFrame) -> pl.DataFrame:
         source = pl.col("t_source")
-        readable = ~pl.col("malformed") & pl.col("is_object")
+        # A record with more cells than the header may have shifted cells: nothing is trusted.
+        readable = ~pl.col("malformed") & pl.col("is_object") & ~pl.col("malformed_csv")
         source_ok = pl.col("p_source") & ~pl.col("ns_source") & ~source.str.contains("\ufffd", literal=True)
         out = x.select(
             pl.lit(self.kind).alias("kind"),
@@ -959,7 +974,12 @@ class _Engine:
 
         def ts_message(name: str) -> pl.Expr:
             return (
-                pl.when(pl.col("ts_" + name).is_not_null() & pl.col("t_" + name).str.contains(_TS_RE))
+                pl.when(
+                    pl.lit(tz not in _UTC_NAMES)
+                    & pl.col("t_" + name).str.contains(_TS_RE)
+                    & ~pl.col("t_" + name).str.contains(_TS_OFFSET_RE)
+                    & pl.col("ts_" + name).is_between(_MIN_INSTANT, _MAX_INSTANT)
+                )
                 .then(fmt(f"{name} '{{}}' does not exist in timezone {tz} (skipped by a DST change)", shown(name)))
                 .otherwise(
                     fmt(
@@ -1088,8 +1108,9 @@ def parse_callback_lines(lines: pl.DataFrame, settings: Settings) -> tuple[pl.Da
 
 _BOM = b"\xef\xbb\xbf"
 _PREFIX_BYTES = 1 << 20
+_HASH_PIECE = 8 << 20
 _MIN_BLOCK = 1 << 16
-_MAX_BLOCK = 256 << 20
+_MAX_BLOCK = 128 << 20
 _NEWLINE_SCAN = 8 << 20
 _END = object()
 _WORKERS = 2
@@ -1134,9 +1155,15 @@ def _prefix_digest(file: InputFile) -> str:
 
 
 def _full_digest(file: InputFile) -> str:
+    """SHA-256 of the whole decompressed content, streamed in 8 MiB pieces."""
     hasher = hashlib.sha256()
-    for _ in _blocks(file, _MAX_BLOCK // 4, hasher):
-        pass
+    handle = _open(file)
+    try:
+        with handle:
+            while piece := handle.read(_HASH_PIECE):
+                hasher.update(piece)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _read_error(file, exc) from None
     return hasher.hexdigest()
 
 
@@ -1144,9 +1171,9 @@ def _blocks(file: InputFile, block_size: int, hasher: Any) -> Iterator[bytearray
     """Decompressed content in blocks that end at a newline (except at end of file).
 
     A background thread reads, decompresses and hashes (zlib and hashlib release the GIL) while
-    the caller parses the previous block. At most two blocks wait in the queue.
+    the caller parses the previous block. At most one block waits in the queue.
     """
-    q: queue.Queue[Any] = queue.Queue(maxsize=2)
+    q: queue.Queue[Any] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
     def put(item: Any) -> bool:
