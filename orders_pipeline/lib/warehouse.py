@@ -136,6 +136,9 @@ class Warehouse:
             ) from None
         try:
             configure(con)
+            # DuckDB's buffer pool would otherwise keep most of what a big run wrote in memory
+            # (its default limit is 80% of RAM); the work database spills and evicts instead.
+            con.execute(f"SET memory_limit = '{os.environ.get('ORDERS_PIPELINE_DUCKDB_MEMORY', '2GB')}'")
             for schema in (LANDING, RECON, RUN_LOG):
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             con.execute(
