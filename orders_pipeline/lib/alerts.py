@@ -23,6 +23,8 @@ import polars as pl
 from orders_pipeline.lib import expectations as gx_suites
 from orders_pipeline.lib.config import AlertSettings
 
+BUSINESS_SUITE = "business_thresholds"
+
 
 @dataclass(frozen=True)
 class ThresholdResult:
@@ -53,17 +55,19 @@ def measure(outcomes: pl.DataFrame, orphans: int, effective_callbacks: int, gaps
     }
 
 
-def judge(measurements: dict[str, Any], settings: AlertSettings) -> list[ThresholdResult]:
-    """Judge each configured threshold with Great Expectations; disabled ones are left out."""
-    gxe = gx_suites.expectation_types()
+def judge(measurements: dict[str, Any], settings: AlertSettings,
+          data_docs: gx_suites.DataDocs | None = None) -> list[ThresholdResult]:
+    """Judge each configured threshold with Great Expectations; disabled ones are left out.
+
+    A threshold holds when the measurement is at most the limit (a rate exactly at its limit
+    holds). With ``data_docs``, the suite's validation result is also published there.
+    """
     columns: dict[str, Any] = {}
-    expectations: list[Any] = []
-    limits: dict[str, Any] = {}
+    checks: list[gx_suites.AtMost] = []
 
     def add(column: str, value: Any, limit: Any) -> None:
         columns[column] = [value]
-        limits[column] = limit
-        expectations.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=limit))
+        checks.append(gx_suites.AtMost(column, limit))
 
     if settings.max_overdue_rate is not None:
         add("overdue_rate", measurements["overdue_rate"], settings.max_overdue_rate)
@@ -75,21 +79,21 @@ def judge(measurements: dict[str, Any], settings: AlertSettings) -> list[Thresho
         add("callback_outages", measurements["callback_outages"], 0)
     if settings.alert_on_sequence_gap:
         add("sequence_gaps", measurements["sequence_gaps"], 0)
-    if not expectations:
+    if not checks:
         return []
-    verdict = gx_suites.validate("business_thresholds", pl.DataFrame(columns), expectations)
+    verdict = gx_suites.validate(BUSINESS_SUITE, pl.DataFrame(columns), checks)
+    if data_docs is not None:
+        data_docs.publish([verdict])
     results = []
-    for outcome in verdict.expectations:
-        column = outcome.column or ""
-        observed = columns[column][0]
-        limit = limits[column]
+    for check, outcome in zip(checks, verdict.expectations, strict=True):
+        observed = columns[check.column][0]
         results.append(
             ThresholdResult(
-                name=column,
+                name=check.column,
                 passed=outcome.success,
                 observed=observed,
-                threshold=limit,
-                message=_message(column, observed, limit, measurements, outcome.success),
+                threshold=check.limit,
+                message=_message(check.column, observed, check.limit, measurements, outcome.success),
             )
         )
     return results
@@ -143,7 +147,9 @@ def send(breaches: list[ThresholdResult], settings: AlertSettings, run_id: str, 
         try:
             with urllib.request.urlopen(request, timeout=settings.webhook_timeout_seconds) as response:
                 if response.status >= 300:
-                    raise urllib.error.HTTPError(settings.webhook_url, response.status, "not 2xx", response.headers, None)
+                    raise urllib.error.HTTPError(
+                        settings.webhook_url, response.status, "not 2xx", response.headers, None
+                    )
         except (urllib.error.URLError, OSError, ValueError) as exc:
             log.warning(f"alert sink webhook {settings.webhook_url} failed: {exc}")
             failed.append("webhook")

@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 
 from orders_pipeline.defs.resources import ReconciliationResource, run_as_of, stage
-from orders_pipeline.lib import alerts, log_quality
+from orders_pipeline.lib import alerts, expectations, log_quality
 from orders_pipeline.lib.warehouse import fetch_first, read_table, record_check, replace_table
 
 GROUP = "quality"
@@ -61,7 +61,9 @@ def quality_alerts(context: dg.AssetExecutionContext, reconciliation: Reconcilia
     (run log, JSON file, webhook). Never blocks publishing.
     """
     settings = reconciliation.settings()
-    with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
+    warehouse = reconciliation.warehouse()
+    docs = expectations.DataDocs.for_warehouse(warehouse.path, context.run.run_id, context.log)
+    with warehouse.work() as con, stage(con, context.run.run_id, "checks"):
         as_of = run_as_of(con, context.run.run_id) or reconciliation.resolve_as_of()
         outcomes = con.sql("SELECT outcome, currency, amount_minor, callback_count FROM recon.order_outcomes").pl()
         orphans = fetch_first(con, "SELECT count(*) FROM recon.orphan_callbacks")[0]
@@ -72,7 +74,7 @@ def quality_alerts(context: dg.AssetExecutionContext, reconciliation: Reconcilia
             gaps=read_table(con, "recon.log_gaps"),
             outages=read_table(con, "recon.callback_outages"),
         )
-        results = alerts.judge(measurements, settings.alerts)
+        results = alerts.judge(measurements, settings.alerts, data_docs=docs)
         replace_table(con, "recon.quality_alerts", _alerts_frame(results, as_of))
         failed_sinks = alerts.send([r for r in results if not r.passed], settings.alerts, context.run.run_id, as_of,
                                    context.log)
@@ -83,7 +85,11 @@ def quality_alerts(context: dg.AssetExecutionContext, reconciliation: Reconcilia
                          blocking=False, observed={r.name: r.observed for r in mine},
                          failing=[asdict(r) for r in mine if not r.passed])
     yield dg.MaterializeResult(
-        metadata={"breaches": sum(not r.passed for r in results), "failed_sinks": ", ".join(failed_sinks) or "none"}
+        metadata={
+            "breaches": sum(not r.passed for r in results),
+            "failed_sinks": ", ".join(failed_sinks) or "none",
+            "data_docs": dg.MetadataValue.path(str(docs.index)),
+        }
     )
     for check in THRESHOLD_CHECKS:
         mine = [r for r in results if r.name == check or (check == "missing_amount" and

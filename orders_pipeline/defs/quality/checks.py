@@ -2,10 +2,13 @@
 
 Structural rules block: a failure stops the publishing step, so the published warehouse
 stays as it was. Business anomalies (gaps, outages, a high overdue rate) only warn.
-Every result is also written to the work database so the run record can carry it.
+Every result is also written to the work database so the run record can carry it, and
+published to the Great Expectations Data Docs beside the warehouse
+(``<warehouse stem>.gx_data_docs/index.html``; see ``lib.expectations.DataDocs``).
 """
 
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +16,7 @@ import dagster as dg
 import duckdb
 
 from orders_pipeline.defs.resources import ReconciliationResource, run_as_of, stage
-from orders_pipeline.lib import structural_checks
+from orders_pipeline.lib import expectations, structural_checks
 from orders_pipeline.lib.structural_checks import CheckEvidence
 from orders_pipeline.lib.warehouse import record_check
 
@@ -28,8 +31,11 @@ def _blocking_check(
 ):
     @dg.asset_check(asset=asset, name=name, blocking=True, description=doc)
     def _check(context: dg.AssetCheckExecutionContext, reconciliation: ReconciliationResource) -> dg.AssetCheckResult:
-        with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
+        warehouse = reconciliation.warehouse()
+        with warehouse.work() as con, stage(con, context.run.run_id, "checks"):
             evidence = evaluate(con, run_as_of(con, context.run.run_id))
+            docs = expectations.DataDocs.for_warehouse(warehouse.path, context.run.run_id, context.log)
+            index = docs.publish([evidence.outcome])
             record_check(
                 con,
                 context.run.run_id,
@@ -48,7 +54,9 @@ def _blocking_check(
             metadata={
                 **{k: v for k, v in evidence.observed.items() if isinstance(v, int | float)},
                 "failed_expectations": _failed_summary(evidence) or "none",
-                "failing_sample": dg.MetadataValue.json(evidence.failing_sample),
+                # DuckDB sums arrive as Decimal/HUGEINT: keep the sample JSON-safe for Dagster
+                "failing_sample": dg.MetadataValue.json(json.loads(json.dumps(evidence.failing_sample, default=str))),
+                **({"data_docs": dg.MetadataValue.path(str(index))} if index else {}),
             },
         )
 
@@ -56,10 +64,17 @@ def _blocking_check(
 
 
 def _failed_summary(evidence: CheckEvidence) -> str:
-    return "; ".join(
-        f"{e.expectation} on {e.column} (observed {e.observed}, {e.unexpected_count} unexpected)"
-        for e in evidence.outcome.failures()
-    )
+    """One phrase per failed expectation: ``duplicate_order_ids: observed 2 (...)``, or for a
+    row-wise tie-out ``order_count = sum_of_outcome_counts: 3 row(s) differ, e.g. [[5, 4]] (...)``.
+    """
+    phrases = []
+    for e in evidence.outcome.failures():
+        if e.observed is not None:
+            found = f"observed {e.observed}"
+        else:
+            found = f"{e.unexpected_count} row(s) differ" + (f", e.g. {e.sample[:3]}" if e.sample else "")
+        phrases.append(f"{e.column}: {found} ({e.expectation})")
+    return "; ".join(phrases)
 
 
 lines_conserved = _blocking_check(
