@@ -152,6 +152,7 @@ def run_reconcile_job(resource, key_range, progress: bool = True, instance=None)
 
     from orders_pipeline.definitions import build_definitions
     from orders_pipeline.defs.partitions import range_tags
+    from orders_pipeline.lib.expectations import data_docs_folder
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -170,7 +171,7 @@ def run_reconcile_job(resource, key_range, progress: bool = True, instance=None)
     if failed_checks:
         return JobOutcome(
             f"blocking data-quality check failed: {', '.join(failed_checks)}; the warehouse was not changed "
-            "(see the check's failing sample in the Dagster UI or recon.runs)",
+            f"(failing rows: {data_docs_folder(resource.warehouse_path) / 'index.html'})",
             failed_checks,
         )
     failures = result.get_step_failure_events()

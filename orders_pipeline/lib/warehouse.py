@@ -49,6 +49,9 @@ PUBLISHED_TABLES = (
     "quality_alerts",
 )
 
+# The landed lines, published for support ("where is my order?") and ad-hoc analysis.
+PUBLISHED_LINES = {"order_lines": "landing.orders", "callback_lines": "landing.callbacks"}
+
 RUNS_DDL = """
 CREATE TABLE IF NOT EXISTS {db}recon.runs (
     run_id VARCHAR,
@@ -221,6 +224,8 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str,
         con.execute("CREATE SCHEMA snapshot.recon")
         for table in PUBLISHED_TABLES:
             con.execute(f"CREATE TABLE snapshot.recon.{table} AS SELECT * FROM recon.{table}")
+        for table, source in PUBLISHED_LINES.items():
+            con.execute(f"CREATE TABLE snapshot.recon.{table} AS SELECT * FROM {source}")
         con.execute(RUNS_DDL.format(db="snapshot."))
         con.execute(OUTCOME_CHANGES_DDL.format(db="snapshot."))
         if previous is not None:
