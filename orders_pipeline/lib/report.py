@@ -86,7 +86,9 @@ def open_published(warehouse_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     except OSError as exc:
         raise ReportError(f"cannot read warehouse {path}: {exc.strerror}") from None
     if magic != b"DUCK":
-        raise ReportError(f"{path} is not a DuckDB database file; pass the warehouse written by `orders-pipeline reconcile`")
+        raise ReportError(
+            f"{path} is not a DuckDB database file; pass the warehouse written by `orders-pipeline reconcile`"
+        )
     try:
         con = configure(duckdb.connect(str(path), read_only=True))
     except duckdb.Error as exc:
@@ -140,7 +142,9 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     ]
 
 
-def _lines_of(con: duckdb.DuckDBPyConnection, table: str, order_id: str, time_column: str) -> list[dict[str, Any]] | None:
+def _lines_of(
+    con: duckdb.DuckDBPyConnection, table: str, order_id: str, time_column: str
+) -> list[dict[str, Any]] | None:
     """The landed lines of one order id from a published line table, oldest first; None if not published."""
     if not table_exists(con, table):
         return None
@@ -329,7 +333,8 @@ def runs_text(warehouse_path: Path, last: int = 10) -> str:
     lines = [f"last {len(runs)} of {total} run(s) in {warehouse_path}, newest first (times UTC)", header]
     for run in runs:
         warnings = int(run["check_warnings"] or 0)
-        checks = ("passed" if run["checks_passed"] else "FAILED") + f", {warnings} warning{'s' if warnings != 1 else ''}"
+        plural = "" if warnings == 1 else "s"
+        checks = f"{'passed' if run['checks_passed'] else 'FAILED'}, {warnings} warning{plural}"
         duration = "-" if run["duration_seconds"] is None else f"{run['duration_seconds']:.1f}s"
         try:
             stages = json.loads(run["stage_seconds"]) if run["stage_seconds"] else {}
@@ -338,7 +343,8 @@ def runs_text(warehouse_path: Path, last: int = 10) -> str:
         stage_text = " ".join(f"{name}={float(sec):.2f}" for name, sec in sorted(stages.items())) or "-"
         finished = run["finished_at"].replace(microsecond=0) if run["finished_at"] is not None else None
         lines.append(
-            f"{_ts(finished):<20}  {_ts(run['as_of']):<20}  {(run['run_id'] or '-')[:8]:<8}  {run['status'] or '-':<9}  "
+            f"{_ts(finished):<20}  {_ts(run['as_of']):<20}  {(run['run_id'] or '-')[:8]:<8}  "
+            f"{run['status'] or '-':<9}  "
             f"{_count(run['lines_read']):>8}  {_count(run['lines_landed']):>8}  {_count(run['lines_rejected']):>8}  "
             f"{_count(run['orders']):>8}  {checks:<18}  {duration:>8}  {stage_text}"
         )

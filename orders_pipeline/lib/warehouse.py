@@ -216,8 +216,11 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str,
     Returns the run row as written (``stage_seconds.publish`` and ``finished_at`` filled in).
     """
     started = time.perf_counter()
+    # Only one run holds the work database at a time, so any other staging file is left over
+    # from a run that was killed while publishing.
+    for leftover in warehouse.path.parent.glob(f"{warehouse.path.name}.publishing-*"):
+        leftover.unlink(missing_ok=True)
     staging = warehouse.path.with_name(f"{warehouse.path.name}.publishing-{os.getpid()}")
-    staging.unlink(missing_ok=True)
     previous = warehouse.path if warehouse.path.exists() else None
     con.execute(f"ATTACH '{staging}' AS snapshot")
     try:
