@@ -28,25 +28,25 @@ def _status(wanted: str) -> dg.DefaultScheduleStatus:
     return dg.DefaultScheduleStatus.RUNNING if chosen == wanted else dg.DefaultScheduleStatus.STOPPED
 
 
-@dg.schedule(
-    job=reconcile_job,
-    cron_schedule="0 1 * * *",
-    execution_timezone="UTC",
-    default_status=_status("daily"),
-    description="Reconcile every day at 01:00 UTC (ORDERS_PIPELINE_SCHEDULE=daily, the default).",
-)
-def daily_reconcile_schedule(context: dg.ScheduleEvaluationContext, reconciliation: ReconciliationResource):
-    """Daily reconciliation, after the day's logs have been shipped."""
-    return live_window_request(context, reconciliation)
+def _reconcile_schedule(name: str, cron: str, description: str) -> dg.ScheduleDefinition:
+    """A schedule of ``reconcile_job`` over the live window, on when ORDERS_PIPELINE_SCHEDULE names it."""
+    cadence = name.split("_")[0]
+
+    @dg.schedule(
+        name=name,
+        job=reconcile_job,
+        cron_schedule=cron,
+        execution_timezone="UTC",
+        default_status=_status(cadence),
+        description=f"{description} (ORDERS_PIPELINE_SCHEDULE={cadence}).",
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext, reconciliation: ReconciliationResource):
+        return live_window_request(context, reconciliation)
+
+    return _schedule
 
 
-@dg.schedule(
-    job=reconcile_job,
-    cron_schedule="5 * * * *",
-    execution_timezone="UTC",
-    default_status=_status("hourly"),
-    description="Reconcile every hour at :05 (ORDERS_PIPELINE_SCHEDULE=hourly).",
-)
-def hourly_reconcile_schedule(context: dg.ScheduleEvaluationContext, reconciliation: ReconciliationResource):
-    """Hourly reconciliation, for platforms that want overdue orders queried within the hour."""
-    return live_window_request(context, reconciliation)
+# Daily after the day's logs have been shipped (the default); hourly for platforms that want
+# overdue orders queried within the hour.
+daily_reconcile_schedule = _reconcile_schedule("daily_reconcile_schedule", "0 1 * * *", "Reconcile every day at 01:00 UTC")
+hourly_reconcile_schedule = _reconcile_schedule("hourly_reconcile_schedule", "5 * * * *", "Reconcile every hour at :05")

@@ -8,19 +8,10 @@ import dagster as dg
 import polars as pl
 
 from orders_pipeline.defs.resources import ReconciliationResource, run_as_of
-from orders_pipeline.lib.warehouse import fetch_first, publish
+from orders_pipeline.lib.warehouse import PUBLISHED_TABLES, fetch_first, publish
 
-PUBLISHED_DEPS = [
-    "input_files",
-    "rejected_lines",
-    "order_outcomes",
-    "daily_summary",
-    "exceptions",
-    "orphan_callbacks",
-    "log_gaps",
-    "callback_outages",
-    "quality_alerts",
-]
+# Asset names are the table names they publish.
+PUBLISHED_DEPS = [*PUBLISHED_TABLES, "order_lines", "callback_lines"]
 
 
 @dg.asset(deps=PUBLISHED_DEPS, group_name="publishing", kinds={"duckdb"})
