@@ -22,7 +22,8 @@ def test_definitions_load() -> None:
 def test_structural_checks_block_and_business_checks_warn() -> None:
     graph = defs.resolve_asset_graph()
     blocking = {key.name: graph.get_check_spec(key).blocking for key in graph.asset_check_keys}
-    for name in ("lines_conserved", "one_outcome_per_order", "summary_ties_out", "exceptions_tie_out"):
+    for name in ("lines_conserved", "typed_lines_valid", "one_outcome_per_order", "summary_ties_out",
+                 "exceptions_tie_out"):
         assert blocking[name] is True, name
     for name in ("overdue_rate", "orphan_rate", "missing_amount", "callback_outages", "sequence_gaps"):
         assert blocking[name] is False, name

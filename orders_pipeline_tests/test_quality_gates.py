@@ -295,3 +295,42 @@ def test_summary_that_does_not_tie_out_blocks_publishing(planted, tmp_path, caps
     assert len(pages) == 2
     newest = max(pages, key=lambda p: p.parent.name).read_text()
     assert "order_count = sum_of_outcome_counts" in newest
+
+
+def test_typed_lines_check_counts_each_kind_of_bad_landed_line() -> None:
+    """A line that ingestion should never have landed is caught by the typed-lines suite."""
+    import duckdb
+
+    from orders_pipeline.lib.structural_checks import typed_lines_valid
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA landing")
+    con.execute(
+        "CREATE TABLE landing.orders AS SELECT * FROM (VALUES "
+        "('o1', 'm1', 'stripe', 100::BIGINT, 'USD', TIMESTAMPTZ '2026-11-20 10:00:00+00'), "
+        "('o2', 'm1', 'stripe', -5::BIGINT, 'XYZ', TIMESTAMPTZ '2026-11-20 10:00:00+00'), "
+        "(NULL, 'm1', 'stripe', 1::BIGINT, 'USD', TIMESTAMPTZ '2026-11-20 10:00:00+00')) "
+        "AS t(order_id, merchant_id, provider, amount_minor, currency, created_at)"
+    )
+    con.execute(
+        "CREATE TABLE landing.callbacks AS SELECT * FROM (VALUES "
+        "('o1', 'stripe', 'success', 100::BIGINT, 'USD', TIMESTAMPTZ '2026-11-20 10:01:00+00', "
+        " TIMESTAMPTZ '2026-11-20 10:01:00+00'), "
+        "('o1', 'stripe', 'reversed', NULL::BIGINT, NULL, TIMESTAMPTZ '2026-11-20 10:02:00+00', "
+        " TIMESTAMPTZ '2026-11-20 10:02:00+00'), "
+        "('o2', 'stripe', 'ok', NULL::BIGINT, NULL, TIMESTAMPTZ '2026-11-20 10:02:00+00', "
+        " TIMESTAMPTZ '2026-11-20 10:02:00+00')) "
+        "AS t(order_id, provider, status, amount_minor, currency, received_at, event_time)"
+    )
+    evidence = typed_lines_valid(con)
+    assert not evidence.passed
+    assert evidence.observed == {
+        "order_lines_with_null_fields": 1,
+        "order_lines_with_negative_amount": 1,
+        "order_lines_with_unknown_currency": 1,
+        "callback_lines_with_null_fields": 0,
+        "callback_lines_with_unknown_status": 1,
+        "settled_callbacks_without_amount": 1,
+        "callback_lines_with_negative_amount": 0,
+        "callback_lines_with_unknown_currency": 0,
+    }

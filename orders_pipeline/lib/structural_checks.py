@@ -16,7 +16,15 @@ import polars as pl
 
 from orders_pipeline.lib import expectations as gx_suites
 from orders_pipeline.lib.warehouse import fetch_first
-from orders_pipeline.lib.schema import ACTION_BY_OUTCOME, ACTIONS, CONFLICTING_SUBMISSION_ACTION, FLAGS, OUTCOMES
+from orders_pipeline.lib.money import CURRENCY_EXPONENTS
+from orders_pipeline.lib.schema import (
+    ACTION_BY_OUTCOME,
+    ACTIONS,
+    CONFLICTING_SUBMISSION_ACTION,
+    FLAGS,
+    OUTCOMES,
+    STATUSES,
+)
 
 
 @dataclass(frozen=True)
@@ -216,4 +224,38 @@ def exceptions_tie_out(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
         """
     ).pl()
     outcome = gx_suites.validate("exceptions_tie_out", frame, gx_suites.zero_violations(frame.columns))
+    return CheckEvidence(outcome, {k: int(v) for k, v in frame.row(0, named=True).items()}, [])
+
+
+def typed_lines_valid(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
+    """Landed order and callback lines are typed as the SPEC says: keys present, known currencies
+    and statuses, money as non-negative minor units, amount and currency on success/reversed.
+
+    Ingestion should never land a line breaking these; the check makes sure it did not.
+    """
+    currencies = _sql_list(tuple(CURRENCY_EXPONENTS))
+    frame = con.sql(
+        f"""
+        SELECT
+          (SELECT count(*) FROM landing.orders
+            WHERE order_id IS NULL OR merchant_id IS NULL OR provider IS NULL OR currency IS NULL
+               OR created_at IS NULL OR amount_minor IS NULL) AS order_lines_with_null_fields,
+          (SELECT count(*) FROM landing.orders WHERE amount_minor < 0) AS order_lines_with_negative_amount,
+          (SELECT count(*) FROM landing.orders WHERE NOT list_contains({currencies}, currency))
+              AS order_lines_with_unknown_currency,
+          (SELECT count(*) FROM landing.callbacks
+            WHERE order_id IS NULL OR provider IS NULL OR status IS NULL OR received_at IS NULL
+               OR event_time IS NULL) AS callback_lines_with_null_fields,
+          (SELECT count(*) FROM landing.callbacks WHERE NOT list_contains({_sql_list(STATUSES)}, status))
+              AS callback_lines_with_unknown_status,
+          (SELECT count(*) FROM landing.callbacks
+            WHERE status IN ('success', 'reversed') AND (amount_minor IS NULL OR currency IS NULL))
+              AS settled_callbacks_without_amount,
+          (SELECT count(*) FROM landing.callbacks WHERE amount_minor < 0) AS callback_lines_with_negative_amount,
+          (SELECT count(*) FROM landing.callbacks
+            WHERE currency IS NOT NULL AND NOT list_contains({currencies}, currency))
+              AS callback_lines_with_unknown_currency
+        """
+    ).pl()
+    outcome = gx_suites.validate("typed_lines", frame, gx_suites.zero_violations(frame.columns))
     return CheckEvidence(outcome, {k: int(v) for k, v in frame.row(0, named=True).items()}, [])

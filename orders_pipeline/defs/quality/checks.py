@@ -21,6 +21,7 @@ from orders_pipeline.lib.structural_checks import CheckEvidence
 from orders_pipeline.lib.warehouse import record_check
 
 LINES_CONSERVED = "lines_conserved"
+TYPED_LINES_VALID = "typed_lines_valid"
 ONE_OUTCOME_PER_ORDER = "one_outcome_per_order"
 SUMMARY_TIES_OUT = "summary_ties_out"
 EXCEPTIONS_TIE_OUT = "exceptions_tie_out"
@@ -82,6 +83,12 @@ lines_conserved = _blocking_check(
     LINES_CONSERVED,
     lambda con, _as_of: structural_checks.lines_conserved(con),
     "Per input file, lines read = lines landed + lines rejected, and the tables hold exactly those rows.",
+)
+typed_lines_valid = _blocking_check(
+    "order_lines",
+    TYPED_LINES_VALID,
+    lambda con, _as_of: structural_checks.typed_lines_valid(con),
+    "Landed order and callback lines have their keys, known currencies and statuses, non-negative amounts.",
 )
 one_outcome_per_order = _blocking_check(
     "order_outcomes",
