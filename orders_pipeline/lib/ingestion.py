@@ -1314,16 +1314,22 @@ class _Ingestor:
             lines = _split_lines(data, skip)
             base_line_of_block = base_line
             base_line += lines.physical
-            m = len(lines.starts)
-            if m == 0:
-                continue
-            raw, bad = _string_array(data, lines)
-            line_numbers = lines.line_index + (base_line_of_block + 1)
-            for lo in range(0, m, self.task_lines):
-                hi = min(m, lo + self.task_lines)
-                meta = self._meta(file, line_numbers[lo:hi], stats)
-                self._submit(stats, "parse_json", raw.slice(lo, hi - lo), meta, None if bad is None else bad[lo:hi])
-            del raw, data
+            self._submit_block(file, data, lines, base_line_of_block, stats, "parse_json")
+            del data
+
+    def _submit_block(
+        self, file: InputFile, data: bytearray, lines: _Lines, first_line: int, stats: _FileStats, task: str, *args: Any
+    ) -> None:
+        """Hand a block's lines to the parser in tasks of at most ``task_lines`` lines."""
+        count = len(lines.starts)
+        if count == 0:
+            return
+        raw, bad = _string_array(data, lines)
+        line_numbers = lines.line_index + (first_line + 1)
+        for lo in range(0, count, self.task_lines):
+            hi = min(count, lo + self.task_lines)
+            meta = self._meta(file, line_numbers[lo:hi], stats)
+            self._submit(stats, task, raw.slice(lo, hi - lo), *args, meta, None if bad is None else bad[lo:hi])
 
     # ---- CSV --------------------------------------------------------------------------------
 
@@ -1355,17 +1361,7 @@ class _Ingestor:
                 text = bytes(data[start : end if end >= 0 else len(data)]).decode("utf-8", _REPLACE)
                 header = tuple(name.strip() for name in text.rstrip("\r").split(","))
                 lines = _Lines(lines.starts[1:], lines.line_index[1:], lines.physical)
-            m = len(lines.starts)
-            if m == 0:
-                continue
-            raw, bad = _string_array(data, lines)
-            line_numbers = lines.line_index + (base_line_of_block + 1)
-            for lo in range(0, m, self.task_lines):
-                hi = min(m, lo + self.task_lines)
-                meta = self._meta(file, line_numbers[lo:hi], stats)
-                self._submit(
-                    stats, "parse_csv_lines", raw.slice(lo, hi - lo), header, meta, None if bad is None else bad[lo:hi]
-                )
+            self._submit_block(file, data, lines, base_line_of_block, stats, "parse_csv_lines", header)
 
     def _ingest_csv_records(
         self, file: InputFile, reader: _CsvReader, header: tuple[str, ...] | None, stats: _FileStats
