@@ -95,14 +95,22 @@ def _reconcile(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
         as_of = parse_as_of(args.as_of, settings.timezone) if args.as_of else None
-        order_files = discover_files(args.orders, ORDERS)
-        callback_files = discover_files(args.callbacks, CALLBACKS)
+        skipped: dict[str, list[str]] = {ORDERS: [], CALLBACKS: []}
+        order_files = discover_files(args.orders, ORDERS, skipped[ORDERS])
+        callback_files = discover_files(args.callbacks, CALLBACKS, skipped[CALLBACKS])
         warehouse = Warehouse.at(args.warehouse or _default_warehouse())
         backfill = _parse_backfill(args.backfill) if args.backfill else None
     except (ConfigError, InputError, WarehouseError) as exc:
         raise UserError(str(exc)) from None
     if as_of is None:
         as_of = datetime.now(UTC).replace(microsecond=0)
+    for kind, names in skipped.items():
+        if names:
+            print(
+                f"warning: {len(names)} {kind} file(s) of another format not read (e.g. {names[0]}); "
+                "logs must be .jsonl or .csv, optionally .gz",
+                file=sys.stderr,
+            )
     if not order_files:
         print(f"warning: no order log files under {args.orders}", file=sys.stderr)
     if not callback_files:

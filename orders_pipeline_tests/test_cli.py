@@ -138,3 +138,11 @@ def test_generate_rejects_non_positive_order_count(tmp_path, capsys) -> None:
     code, _, err = _run(["generate", "--orders", "0", "--out", str(tmp_path / "g")], capsys)
     assert code == 2
     _assert_one_line_error(err, "--orders")
+
+
+def test_files_of_another_format_are_named_in_a_warning(tmp_path, small_logs, capsys) -> None:
+    orders, callbacks = small_logs
+    (orders / "extra.json").write_text('{"order_id": "x"}\n')
+    code, _, err = _run(_reconcile_args(orders, callbacks, tmp_path / "w.duckdb"), capsys)
+    assert code == 0
+    assert "1 orders file(s) of another format not read (e.g. extra.json)" in err

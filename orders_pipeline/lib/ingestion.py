@@ -193,8 +193,12 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"unknown log kind {kind!r}; expected one of {', '.join(schema.LOG_KINDS)}")
 
 
-def discover_files(root: str | Path, kind: str) -> list[InputFile]:
-    """Return the log files of one kind under ``root`` (a file or a directory), sorted by relative path."""
+def discover_files(root: str | Path, kind: str, skipped: list[str] | None = None) -> list[InputFile]:
+    """Return the log files of one kind under ``root`` (a file or a directory), sorted by relative path.
+
+    Visible files of another format found under a directory are not read; their relative paths
+    are appended to ``skipped`` when given, so the caller can warn about them.
+    """
     _check_kind(kind)
     root_path = Path(root).expanduser()
     how = "pass a file or a directory of .jsonl/.csv(.gz) logs"
@@ -219,9 +223,13 @@ def discover_files(root: str | Path, kind: str) -> list[InputFile]:
     for directory, dirnames, filenames in os.walk(root_path, onerror=fail):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
-            if name.startswith(".") or _format_of(name) is None:
+            if name.startswith("."):
                 continue
             path = Path(directory) / name
+            if _format_of(name) is None:
+                if skipped is not None:
+                    skipped.append(path.relative_to(root_path).as_posix())
+                continue
             if not path.is_file():
                 continue
             found.append(InputFile(kind, path, path.relative_to(root_path).as_posix()))
