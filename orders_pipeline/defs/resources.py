@@ -3,7 +3,7 @@
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 
 from orders_pipeline.lib.config import Settings, load_settings, parse_as_of
-from orders_pipeline.lib.warehouse import Warehouse, fetch_first, record_stage
+from orders_pipeline.lib.warehouse import Warehouse, fetch_first, record_stage, table_exists
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
@@ -56,15 +56,10 @@ def run_as_of(con: duckdb.DuckDBPyConnection, run_id: str) -> datetime | None:
     """The as-of recorded for this run by its outcome step (``None`` if that step did not run)."""
     row = fetch_first(con, "SELECT as_of FROM run_log.evaluation WHERE run_id = ?", [run_id])
     if row is None:
-        row = fetch_first(con, "SELECT max(as_of) FROM recon.order_outcomes") if _has_outcomes(con) else None
+        has_outcomes = table_exists(con, "recon.order_outcomes")
+        row = fetch_first(con, "SELECT max(as_of) FROM recon.order_outcomes") if has_outcomes else None
     return row[0] if row and row[0] is not None else None
 
-
-def _has_outcomes(con: duckdb.DuckDBPyConnection) -> bool:
-    row = fetch_first(con, 
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'recon' AND table_name = 'order_outcomes'"
-    )
-    return bool(row and row[0])
 
 
 @contextlib.contextmanager
@@ -75,3 +70,10 @@ def stage(con: duckdb.DuckDBPyConnection, run_id: str, name: str) -> Iterator[No
         yield
     finally:
         record_stage(con, run_id, name, time.perf_counter() - start)
+
+
+def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A small Markdown table for asset metadata previews in the Dagster UI."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

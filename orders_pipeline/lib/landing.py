@@ -26,7 +26,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
-import polars as pl
 
 from orders_pipeline.lib.config import Settings
 from orders_pipeline.lib.ingestion import DuckDBSink, InputFile, file_sha256, ingest
@@ -87,8 +86,7 @@ def sync_landing(
     con.execute("CREATE SCHEMA IF NOT EXISTS landing")
     con.execute(MANIFEST_DDL)
     con.execute(TOUCHED_DDL)
-    sink = DuckDBSink(con, schema="landing")
-    _ensure_tables(con, sink)
+    sink = DuckDBSink(con, schema="landing")  # creates the landing tables on the first run
     statuses: dict[str, int] = {}
     removed: list[str] = []
     changed: list[str] = []
@@ -105,12 +103,6 @@ def sync_landing(
         con.execute("ROLLBACK")
         raise
     return SyncReport(statuses, removed, changed)
-
-
-def _ensure_tables(con: duckdb.DuckDBPyConnection, sink: DuckDBSink) -> None:
-    """Create the landing tables (empty) if this is the first run."""
-    ingest(ORDERS, [], Settings(), sink)
-    sink.flush()
 
 
 def _sync_kind(

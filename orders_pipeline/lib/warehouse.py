@@ -30,7 +30,6 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from orders_pipeline.lib.schema import ORDER_OUTCOME_SCHEMA
 
 LANDING = "landing"
 RECON = "recon"
@@ -286,11 +285,6 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def empty_outcomes() -> pl.DataFrame:
-    """A zero-row ``order_outcomes`` frame (the shape a run with no orders publishes)."""
-    return pl.DataFrame(schema=ORDER_OUTCOME_SCHEMA)
 
 
 def record_check(

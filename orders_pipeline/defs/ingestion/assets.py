@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from orders_pipeline.defs.resources import ReconciliationResource, stage
+from orders_pipeline.defs.resources import ReconciliationResource, markdown_table, stage
 from orders_pipeline.lib.ingestion import discover_files
 from orders_pipeline.lib.landing import input_files_sql, sync_landing
 from orders_pipeline.lib.schema import CALLBACKS, ORDERS
@@ -84,9 +84,7 @@ def landed_logs(context: dg.AssetExecutionContext, reconciliation: Reconciliatio
         asset_key="rejected_lines",
         metadata={
             "dagster/row_count": sum(n for _, n in reasons),
-            "by_reason": dg.MetadataValue.md(
-                "\n".join(["| reason | lines |", "|---|---|", *(f"| {r} | {n} |" for r, n in reasons)])
-            ),
+            "by_reason": dg.MetadataValue.md(markdown_table(["reason", "lines"], reasons)),
         },
     )
     yield dg.MaterializeResult(

@@ -78,9 +78,12 @@ def quality_alerts(context: dg.AssetExecutionContext, reconciliation: Reconcilia
         replace_table(con, "recon.quality_alerts", _alerts_frame(results, as_of))
         failed_sinks = alerts.send([r for r in results if not r.passed], settings.alerts, context.run.run_id, as_of,
                                    context.log)
-        for check in THRESHOLD_CHECKS:
-            mine = [r for r in results if r.name == check or (check == "missing_amount" and
+        by_check = {
+            check: [r for r in results if r.name == check or (check == "missing_amount" and
                                                               r.name.startswith("missing_amount_minor_"))]
+            for check in THRESHOLD_CHECKS
+        }
+        for check, mine in by_check.items():
             record_check(con, context.run.run_id, "quality_alerts", check, passed=all(r.passed for r in mine),
                          blocking=False, observed={r.name: r.observed for r in mine},
                          failing=[asdict(r) for r in mine if not r.passed])
@@ -91,9 +94,7 @@ def quality_alerts(context: dg.AssetExecutionContext, reconciliation: Reconcilia
             "data_docs": dg.MetadataValue.path(str(docs.index)),
         }
     )
-    for check in THRESHOLD_CHECKS:
-        mine = [r for r in results if r.name == check or (check == "missing_amount" and
-                                                          r.name.startswith("missing_amount_minor_"))]
+    for check, mine in by_check.items():
         yield dg.AssetCheckResult(
             check_name=check,
             passed=all(r.passed for r in mine),

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from orders_pipeline.defs.partitions import order_days
-from orders_pipeline.defs.resources import ReconciliationResource, run_as_of, stage
+from orders_pipeline.defs.resources import ReconciliationResource, markdown_table, run_as_of, stage
 from orders_pipeline.lib import reconciliation as rules
 from orders_pipeline.lib.landing import ranked_lines_sql
 from orders_pipeline.lib.schema import CALLBACKS
@@ -44,11 +44,12 @@ def exceptions(context: dg.AssetExecutionContext, reconciliation: Reconciliation
         queue = rules.exceptions(read_table(con, "recon.order_outcomes").lazy()).collect()
         replace_table(con, "recon.exceptions", queue)
     by_action = queue.group_by("action").len().sort("action")
+    preview = queue.head(10).select("order_id", "outcome", "action", "age_seconds")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": queue.height,
             **{f"action/{a}": int(n) for a, n in by_action.iter_rows()},
-            "preview": dg.MetadataValue.md(_markdown(queue.head(10).select("order_id", "outcome", "action", "age_seconds"))),
+            "preview": dg.MetadataValue.md(markdown_table(preview.columns, preview.iter_rows())),
         }
     )
 
@@ -68,10 +69,3 @@ def orphan_callbacks(context: dg.AssetExecutionContext, reconciliation: Reconcil
         ).collect()
         replace_table(con, "recon.orphan_callbacks", orphans)
     return dg.MaterializeResult(metadata={"dagster/row_count": orphans.height})
-
-
-def _markdown(frame) -> str:
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.iter_rows()]
-    return "\n".join([header, rule, *rows])
