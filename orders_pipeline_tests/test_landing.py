@@ -169,6 +169,35 @@ def test_gzipped_redelivery_is_a_duplicate_of_the_plain_file(con, tmp_path) -> N
     assert con.execute("SELECT count(*) FROM landing.orders").fetchone()[0] == 2
 
 
+@pytest.mark.parametrize("gz_name", ["0.jsonl.gz", "b.jsonl.gz"], ids=["gz-sorts-first", "gz-sorts-last"])
+def test_compressed_copy_found_while_ingesting_lands_its_lines_once(con, tmp_path, gz_name) -> None:
+    # Different sizes on disk: neither file is hashed before it is ingested, so the copy is only
+    # recognised afterwards; the copy sorting later must still leave no line behind.
+    plain = write_jsonl(tmp_path / ORDERS / "a.jsonl", ORDERS_A)
+    (tmp_path / ORDERS / gz_name).write_bytes(gzip.compress(plain.read_bytes()))
+    report = _sync(con, tmp_path)
+    original, copy = sorted(["a.jsonl", gz_name])
+    manifest = _manifest(con)
+    assert manifest[(ORDERS, copy)]["duplicate_of"] == original
+    assert manifest[(ORDERS, copy)]["lines_read"] == 0
+    assert manifest[(ORDERS, original)]["status"] == "ingested"
+    assert report.statuses == {"ingested": 1, "duplicate": 1, "removed": 0}
+    assert _files_of(con, "landing.orders") == {original}
+    assert _files_of(con, "landing.rejected_lines") == {original}
+    assert con.execute("SELECT count(*) FROM landing.orders").fetchone()[0] == 2
+
+
+def test_compressed_copy_arriving_later_changes_nothing(con, tmp_path) -> None:
+    plain = write_jsonl(tmp_path / ORDERS / "a.jsonl", ORDERS_A)
+    _sync(con, tmp_path)
+    landed = _landed(con)
+    (tmp_path / ORDERS / "b.jsonl.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    report = _sync(con, tmp_path, run_id="run-2")
+    assert report.statuses == {"unchanged": 1, "duplicate": 1, "removed": 0}
+    assert _landed(con) == landed
+    assert con.execute("SELECT count(*) FROM landing.touched_orders").fetchone()[0] == 0
+
+
 # ---------------------------------------------------------------------------------------------
 # Changed and removed files
 # ---------------------------------------------------------------------------------------------

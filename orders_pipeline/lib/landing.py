@@ -5,7 +5,8 @@ The landed lines of a run are exactly those of the files under the order and cal
 each file is parsed only once, ever:
 
 * a file whose (size, mtime) is unchanged since it was last seen keeps its checksum and lines;
-* a new file is hashed (SHA-256 of its decompressed content). Among files of one kind with
+* a new file is hashed (SHA-256 of its decompressed content; while it is ingested when no
+  other file has its size, so it is read once). Among files of one kind with
   the same checksum, the first in sorted relative-path order is the original and the others
   are duplicates (skipped, recorded with ``duplicate_of``) — so a re-delivery under another
   name changes nothing, and neither does the order the two arrived in;
@@ -23,6 +24,7 @@ run killed mid-ingestion leaves the work database as it was before the run.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import duckdb
@@ -122,18 +124,29 @@ def _sync_kind(
     current = {f.relative: f for f in files}
     removed = sorted(set(known) - set(current))
 
-    # Checksums: the known one when size and mtime are unchanged, else hash the file now.
+    # Checksums: the known one when size and mtime are unchanged. A new file whose size no other
+    # file has is hashed while it is ingested (one read instead of two); any other new or
+    # modified file is hashed first, so a likely duplicate is not parsed for nothing.
     stats = {relative: _stat(file) for relative, file in current.items()}
+    sizes = Counter(size for size, _ in stats.values())
     sha: dict[str, str] = {}
     changed: list[str] = []
+    hash_while_ingesting: list[str] = []
     for relative, file in current.items():
         before = known.get(relative)
         if before is not None and (before["size_bytes"], before["mtime_ns"]) == stats[relative]:
             sha[relative] = before["sha256"]
-            continue
-        sha[relative] = file_sha256(file)
-        if before is not None and before["sha256"] != sha[relative]:
-            changed.append(relative)
+        elif before is None and sizes[stats[relative][0]] == 1:
+            hash_while_ingesting.append(relative)
+        else:
+            sha[relative] = file_sha256(file)
+            if before is not None and before["sha256"] != sha[relative]:
+                changed.append(relative)
+
+    ingested: dict[str, dict] = {}
+    for relative in sorted(hash_while_ingesting):
+        ingested[relative] = _ingest_one(current[relative], settings, sink)
+        sha[relative] = ingested[relative]["sha256"]
 
     # Originals: the first file, in sorted relative-path order, of each checksum.
     original: dict[str, str] = {}
@@ -146,11 +159,15 @@ def _sync_kind(
         if before["duplicate_of"] is None and relative in current and relative not in changed
     }
     _delete_lines(con, kind, sorted(set(known) - (landed_before & wanted)), run_id)
+    # A new file that turned out to be a copy of another (same content, another size: one of
+    # them compressed) was parsed for nothing: its lines go again.
+    copies = sorted(set(ingested) - wanted)
+    _delete_lines(con, kind, copies, run_id, remember_orders=False)
+    for relative in copies:
+        del ingested[relative]
 
-    ingested = {}
-    for relative in sorted(wanted - landed_before):
-        ingested[relative] = ingest(kind, [current[relative]], settings, sink).row(0, named=True)
-        sink.flush()
+    for relative in sorted(wanted - landed_before - set(ingested)):
+        ingested[relative] = _ingest_one(current[relative], settings, sink)
 
     rows = []
     for relative in sorted(current):
@@ -179,19 +196,29 @@ def _sync_kind(
     return SyncReport(statuses, [f"{kind}/{r}" for r in removed], [f"{kind}/{r}" for r in changed])
 
 
-def _delete_lines(con: duckdb.DuckDBPyConnection, kind: str, files: list[str], run_id: str) -> None:
+def _ingest_one(file: InputFile, settings: Settings, sink: DuckDBSink) -> dict:
+    """Ingest one file into the landing tables; its manifest counts and SHA-256."""
+    row = ingest(file.kind, [file], settings, sink).row(0, named=True)
+    sink.flush()
+    return row
+
+
+def _delete_lines(
+    con: duckdb.DuckDBPyConnection, kind: str, files: list[str], run_id: str, remember_orders: bool = True
+) -> None:
     """Remove every landed and rejected line of these files (removed, changed or now duplicates).
 
     The orders those lines belonged to are remembered in ``landing.touched_orders`` so their
-    outcomes are re-evaluated.
+    outcomes are re-evaluated (not needed for lines landed earlier in this same run).
     """
     if not files:
         return
-    con.execute(
-        f"INSERT INTO {TOUCHED} SELECT DISTINCT ?, order_id FROM {LANDED_TABLE[kind]} "
-        "WHERE file IN (SELECT unnest(?::VARCHAR[]))",
-        [run_id, files],
-    )
+    if remember_orders:
+        con.execute(
+            f"INSERT INTO {TOUCHED} SELECT DISTINCT ?, order_id FROM {LANDED_TABLE[kind]} "
+            "WHERE file IN (SELECT unnest(?::VARCHAR[]))",
+            [run_id, files],
+        )
     con.execute(f"DELETE FROM {LANDED_TABLE[kind]} WHERE file IN (SELECT unnest(?::VARCHAR[]))", [files])
     con.execute(
         "DELETE FROM landing.rejected_lines WHERE kind = ? AND file IN (SELECT unnest(?::VARCHAR[]))", [kind, files]

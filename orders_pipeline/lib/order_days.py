@@ -17,9 +17,13 @@ Other days keep the outcomes (and the ``as_of``) of the run that last evaluated 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
+import polars as pl
+import pyarrow as pa
 
 from orders_pipeline.lib.config import Settings
 from orders_pipeline.lib.warehouse import table_exists
@@ -95,42 +99,70 @@ def order_batch_count(con: duckdb.DuckDBPyConnection, days: list[date] | None, a
     return max(1, -(-lines // ORDERS_PER_BATCH))
 
 
-def batch_lines_sql(
-    lines_sql: str, days: list[date] | None, as_of: datetime, batches: int, batch: int
-) -> tuple[str, dict]:
-    """Restrict a landed-lines query to one hash batch of the orders whose canonical day is in ``days``.
+def write_batches(
+    con: duckdb.DuckDBPyConnection,
+    lines_sql: str,
+    columns: Sequence[str],
+    days: list[date] | None,
+    as_of: datetime,
+    batches: int,
+    folder: Path,
+) -> None:
+    """Write ``columns`` of the landed lines of the orders to evaluate under ``folder``, split into hash batches.
 
-    Every line of an order (and every callback for it) shares its ``order_id``, so each batch
-    holds whole orders.
+    One Parquet folder per batch (``batch=<n>``, read back with :func:`read_batch`): a single
+    pass over the landed lines however many batches there are (filtering the tables once per
+    batch would read them ``batches`` times). Every line of an order (and every callback for
+    it) shares its ``order_id``, so each batch holds whole orders.
     """
-    query = f"SELECT * FROM ({lines_sql}) AS lines WHERE hash(order_id) % {batches} = {batch}"
-    if days is None:
-        return query, {}
-    return (
-        query
-        + """
-        AND order_id IN (
+    query = f"SELECT {', '.join(columns)}, hash(order_id) % {batches} AS batch FROM ({lines_sql}) AS lines"
+    params: dict = {}
+    if days is not None:
+        query += """
+        WHERE order_id IN (
             SELECT order_id FROM landing.orders WHERE created_at <= $as_of
             GROUP BY order_id HAVING min(created_at)::DATE IN (SELECT unnest($days::DATE[]))
         )
-        """,
-        {"as_of": as_of, "days": days},
-    )
+        """
+        params = {"as_of": as_of, "days": days}
+    folder.mkdir(parents=True, exist_ok=True)
+    target = str(folder).replace("'", "''")
+    con.execute(f"COPY ({query}) TO '{target}' (FORMAT parquet, PARTITION_BY (batch), OVERWRITE)", params)
 
 
-def replace_days(con: duckdb.DuckDBPyConnection, days: list[date] | None, outcomes_view: str) -> None:
-    """Replace the outcomes of ``days`` (all days when ``None``) with the rows of ``outcomes_view``."""
-    if days is None or not table_exists(con, OUTCOMES_TABLE):
-        con.execute(f"CREATE OR REPLACE TABLE {OUTCOMES_TABLE} AS SELECT * FROM {outcomes_view} ORDER BY order_id")
-        return
+def read_batch(folder: Path, batch: int, columns: dict[str, pl.DataType]) -> pl.LazyFrame:
+    """The lines :func:`write_batches` wrote for one batch (``columns``; none when the batch is empty)."""
+    files = sorted((folder / f"batch={batch}").glob("*.parquet"))
+    if not files:
+        return pl.LazyFrame(schema=columns)
+    return pl.scan_parquet(files, hive_partitioning=False).select(list(columns))
+
+
+def replace_days(con: duckdb.DuckDBPyConnection, days: list[date] | None, batches: Iterable[pa.Table]) -> None:
+    """Replace the outcomes of ``days`` (all days when ``None``) with the rows of ``batches``, in one transaction.
+
+    Each batch holds whole orders (see :func:`write_batches`) and is written as it comes, so
+    only one batch is in memory at a time; readers of the work database see the old outcomes
+    until every batch is in. An order whose canonical day moved out of ``days`` (an earlier
+    line arrived) loses its old row too: no order ever has two.
+    """
+    fresh = days is None or not table_exists(con, OUTCOMES_TABLE)
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(
-            f"DELETE FROM {OUTCOMES_TABLE} WHERE created_at::DATE IN (SELECT unnest($days::DATE[])) "
-            f"OR order_id IN (SELECT order_id FROM {outcomes_view})",
-            {"days": days},
-        )
-        con.execute(f"INSERT INTO {OUTCOMES_TABLE} SELECT * FROM {outcomes_view}")
+        if not fresh:
+            con.execute(f"DELETE FROM {OUTCOMES_TABLE} WHERE created_at::DATE IN (SELECT unnest($days::DATE[]))",
+                        {"days": days})
+        for number, batch in enumerate(batches):
+            con.register("_outcome_batch", batch)
+            try:
+                if fresh and number == 0:
+                    con.execute(f"CREATE OR REPLACE TABLE {OUTCOMES_TABLE} AS SELECT * FROM _outcome_batch")
+                    continue
+                if not fresh:
+                    con.execute(f"DELETE FROM {OUTCOMES_TABLE} WHERE order_id IN (SELECT order_id FROM _outcome_batch)")
+                con.execute(f"INSERT INTO {OUTCOMES_TABLE} SELECT * FROM _outcome_batch")
+            finally:
+                con.unregister("_outcome_batch")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

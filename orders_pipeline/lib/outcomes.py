@@ -117,10 +117,12 @@ def effective_callbacks(callbacks: pl.LazyFrame, as_of: datetime) -> pl.LazyFram
     ``as_of`` counts). Lines sharing (``order_id``, ``callback_id``) are one event delivered
     several times: the earliest received delivery is kept (ties: smallest ``read_order``) and
     ``delivery_count`` says how many deliveries it stands for. Lines without ``callback_id``
-    are never merged (``delivery_count`` 1). Columns: :data:`EFFECTIVE_CALLBACK_SCHEMA`; row
-    order is not specified.
+    are never merged (``delivery_count`` 1). Columns: :data:`EFFECTIVE_CALLBACK_SCHEMA`, or
+    the input's columns of it plus ``delivery_count`` when the input is narrower (at least
+    :data:`CLASSIFY_CALLBACK_COLUMNS`); row order is not specified.
     """
-    columns = list(schema.CALLBACK_LINE_SCHEMA)
+    present = callbacks.collect_schema()
+    columns = [name for name in schema.CALLBACK_LINE_SCHEMA if name in present]
     received = callbacks.filter(pl.col("received_at") <= as_of_literal(as_of))
     with_id = received.filter(pl.col("callback_id").is_not_null())
     # Narrow group-by: the kept delivery's read_order (decoded from the min key) and the count;
@@ -136,10 +138,17 @@ def effective_callbacks(callbacks: pl.LazyFrame, as_of: datetime) -> pl.LazyFram
     return pl.concat(
         [merged.select(*columns, "delivery_count"), without_id.select(*columns, "delivery_count")],
         how="vertical",
-    ).cast(EFFECTIVE_CALLBACK_SCHEMA)
+    ).cast({name: EFFECTIVE_CALLBACK_SCHEMA[name] for name in (*columns, "delivery_count")})
 
 
 _SUBMISSION_FIELDS = ("merchant_id", "provider", "amount_minor", "currency")
+# The line columns classify_orders reads. Callers may pass only these: fetching the other
+# columns of millions of lines (ids, file names, sequence numbers) from the warehouse is waste.
+CLASSIFY_ORDER_COLUMNS = ("order_id", *_SUBMISSION_FIELDS, "created_at", "read_order")
+CLASSIFY_CALLBACK_COLUMNS = (
+    "order_id", "provider", "status", "amount_minor", "currency", "received_at", "event_time", "callback_id",
+    "read_order",
+)
 # Low-cardinality labels go through the group-by as Categorical: min/max/min_by then work on
 # integer codes (exact: one code per distinct string) and are cast back to String after.
 _LABELS = ("merchant_id", "provider", "currency")
@@ -251,7 +260,8 @@ def classify_orders(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: dateti
     """One row per order existing as of ``as_of``, with outcome, flags and action.
 
     ``orders`` are landed order lines (:data:`schema.ORDER_LINE_SCHEMA`), ``callbacks`` landed
-    callback lines (:data:`schema.CALLBACK_LINE_SCHEMA`). Returns
+    callback lines (:data:`schema.CALLBACK_LINE_SCHEMA`); either may hold only the columns in
+    :data:`CLASSIFY_ORDER_COLUMNS` / :data:`CLASSIFY_CALLBACK_COLUMNS`. Returns
     :data:`schema.ORDER_OUTCOME_SCHEMA` sorted by ``order_id``. The rules and every choice made
     where the SPEC is silent are in this module's docstring.
     """

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -155,6 +156,21 @@ class Warehouse:
             yield con
         finally:
             con.close()
+
+    @contextlib.contextmanager
+    def scratch(self, purpose: str) -> Iterator[Path]:
+        """A private, empty folder beside the work database for intermediate files, removed afterwards.
+
+        Only the run holding the work database uses it, so a folder left by a killed run is
+        simply cleared first.
+        """
+        folder = self.path.with_name(f"{self.path.stem}.{purpose}.tmp")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     @contextlib.contextmanager
     def read_published(self) -> Iterator[duckdb.DuckDBPyConnection | None]:

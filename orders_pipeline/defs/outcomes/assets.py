@@ -1,14 +1,24 @@
 """Each order's outcome as of the run: the SPEC's eight rules, its reason flags and the action to take."""
 
 
+from collections import Counter
+from collections.abc import Iterator
+
 import dagster as dg
+import pyarrow as pa
 
 from orders_pipeline.defs.partitions import order_days, requested_days
 from orders_pipeline.defs.resources import ReconciliationResource, stage
-from orders_pipeline.lib.outcomes import classify_orders
+from orders_pipeline.lib.outcomes import CLASSIFY_CALLBACK_COLUMNS, CLASSIFY_ORDER_COLUMNS, classify_orders
 from orders_pipeline.lib.landing import ranked_lines_sql
-from orders_pipeline.lib.order_days import batch_lines_sql, days_to_evaluate, order_batch_count, replace_days
-from orders_pipeline.lib.schema import CALLBACKS, ORDERS, OUTCOMES
+from orders_pipeline.lib.order_days import (
+    days_to_evaluate,
+    order_batch_count,
+    read_batch,
+    replace_days,
+    write_batches,
+)
+from orders_pipeline.lib.schema import CALLBACK_LINE_SCHEMA, CALLBACKS, ORDER_LINE_SCHEMA, ORDERS, OUTCOMES
 from orders_pipeline.lib.warehouse import record_as_of
 
 
@@ -29,25 +39,32 @@ def order_outcomes(context: dg.AssetExecutionContext, reconciliation: Reconcilia
     as_of = reconciliation.resolve_as_of()
     settings = reconciliation.settings()
     run_id = context.run.run_id
-    with reconciliation.warehouse().work() as con, stage(con, run_id, "classify"):
+    warehouse = reconciliation.warehouse()
+    with warehouse.work() as con, stage(con, run_id, "classify"), warehouse.scratch("classify") as scratch:
         record_as_of(con, run_id, as_of)
         days = days_to_evaluate(con, run_id, as_of, settings, requested_days(context))
         # Orders are independent of each other: classify them in hash batches of bounded size
         # so memory stays flat however many orders a run evaluates.
         batches = order_batch_count(con, days, as_of)
-        for batch in range(batches):
-            orders, callbacks = (
-                con.sql(query, params=params).pl().lazy()
-                for query, params in (
-                    batch_lines_sql(ranked_lines_sql(kind), days, as_of, batches, batch) for kind in (ORDERS, CALLBACKS)
-                )
-            )
-            outcomes = classify_orders(orders, callbacks, as_of, settings).collect().to_arrow()
-            con.execute(("CREATE OR REPLACE TEMP TABLE new_outcomes AS " if batch == 0 else "INSERT INTO new_outcomes ")
-                        + "SELECT * FROM outcomes")
-        replace_days(con, days, "new_outcomes")
-        counts = dict(con.execute("SELECT outcome, count(*) FROM new_outcomes GROUP BY 1").fetchall())
-        exceptions = con.execute("SELECT count(*) FROM new_outcomes WHERE action <> 'none'").fetchall()[0][0]
+        inputs = {
+            ORDERS: {name: ORDER_LINE_SCHEMA[name] for name in CLASSIFY_ORDER_COLUMNS},
+            CALLBACKS: {name: CALLBACK_LINE_SCHEMA[name] for name in CLASSIFY_CALLBACK_COLUMNS},
+        }
+        for kind, columns in inputs.items():
+            write_batches(con, ranked_lines_sql(kind), list(columns), days, as_of, batches, scratch / kind)
+        counts: Counter[str] = Counter()
+        exceptions = 0
+
+        def classified_batches() -> Iterator[pa.Table]:
+            nonlocal exceptions
+            for batch in range(batches):
+                orders, callbacks = (read_batch(scratch / kind, batch, columns) for kind, columns in inputs.items())
+                outcomes = classify_orders(orders, callbacks, as_of, settings).collect()
+                counts.update(dict(outcomes["outcome"].value_counts().iter_rows()))
+                exceptions += int((outcomes["action"] != "none").sum())
+                yield outcomes.to_arrow()
+
+        replace_days(con, days, classified_batches())
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": sum(counts.values()),
