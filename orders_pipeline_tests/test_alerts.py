@@ -43,8 +43,9 @@ def _outcomes(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
 
 
 def _measure(outcomes: pl.DataFrame, orphans: int = 0, callbacks: int = 100, gaps: int = 0, outages: int = 0) -> dict:
+    totals = outcomes.group_by("outcome", "currency").agg(pl.len().alias("orders"), pl.col("amount_minor").sum())
     return alerts.measure(
-        outcomes,
+        totals,
         orphans=orphans,
         effective_callbacks=callbacks,
         gaps=pl.DataFrame({"seq_from": list(range(gaps))}),

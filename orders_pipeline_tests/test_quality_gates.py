@@ -141,6 +141,20 @@ def _docs_pages(warehouse: Path) -> dict[str, list[Path]]:
     return {suite: sorted((folder / "validations" / suite).rglob("*.html")) for suite in SUITES}
 
 
+def test_gaps_and_outages_read_in_chunks_of_streams_are_the_same(planted, tmp_path, monkeypatch) -> None:
+    # One log stream / provider per chunk: the tables must not change.
+    monkeypatch.setattr("orders_pipeline.lib.chunks.CHUNK_ROWS", 1)
+    orders, callbacks, config = planted["args"]
+    own_config = tmp_path / "config.yaml"  # its own alerts file: the planted one is asserted on
+    own_config.write_text(config.read_text().replace(str(planted["root"] / "alerts.jsonl"), str(tmp_path / "a.jsonl")))
+    warehouse = tmp_path / "chunked.duckdb"
+    assert cli.main(_reconcile(orders, callbacks, own_config, warehouse)) == 0
+    for table in ("log_gaps", "callback_outages"):
+        chunked = _query(warehouse, f"SELECT * FROM recon.{table}")
+        assert chunked.height > 0
+        assert chunked.equals(_query(planted["warehouse"], f"SELECT * FROM recon.{table}"))
+
+
 def test_planted_run_publishes_and_warnings_never_block(planted) -> None:
     assert planted["code"] == 0
     runs = _query(planted["warehouse"], "SELECT checks_passed, check_warnings, check_results FROM recon.runs")

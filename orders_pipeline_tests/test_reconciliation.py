@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
 
 from orders_pipeline.lib import schema
 from orders_pipeline.lib.config import Settings
@@ -16,6 +18,7 @@ from orders_pipeline.lib.reconciliation import (
     ORPHAN_CALLBACK_SCHEMA,
     daily_summary,
     exceptions,
+    merge_daily_summaries,
     orphan_callbacks,
 )
 from orders_pipeline_tests.test_outcomes import AS_OF, T0, US, at, make_callbacks, make_orders
@@ -123,6 +126,30 @@ def test_summary_counts_orders_carrying_each_flag() -> None:
 
 def test_summary_of_no_orders_is_empty_with_the_schema() -> None:
     result = daily_summary(outcomes_of([])).collect()
+    assert result.height == 0
+    assert result.schema == pl.Schema(DAILY_SUMMARY_SCHEMA)
+
+
+@pytest.mark.parametrize("cuts", [[], [1], [2, 3], [1, 2, 3, 4, 5]], ids=["whole", "1+rest", "2+1+rest", "singles"])
+def test_merged_summaries_of_chunks_equal_the_summary_of_all_orders(cuts) -> None:
+    orders = [
+        {"order_id": "a"},
+        {"order_id": "a"},
+        {"order_id": "b", "amount_minor": 250},
+        {"order_id": "c", "created_at": datetime(2025, 3, 1, 23, 59, tzinfo=UTC)},
+        {"order_id": "d", "merchant_id": "m2", "currency": "JPY", "amount_minor": 7},
+        {"order_id": "e", "provider": "adyen"},
+    ]
+    callbacks = [{"order_id": "a", "provider": "adyen"}, {"order_id": "b", "status": "failed"}]
+    outcomes = outcomes_of(orders, callbacks).collect()
+    bounds = [0, *cuts, outcomes.height]
+    chunks = [outcomes.slice(lo, hi - lo) for lo, hi in zip(bounds, bounds[1:], strict=False) if hi > lo]
+    merged = merge_daily_summaries(daily_summary(chunk.lazy()).collect() for chunk in chunks)
+    assert_frame_equal(merged, daily_summary(outcomes.lazy()).collect())
+
+
+def test_merging_no_summaries_gives_an_empty_summary() -> None:
+    result = merge_daily_summaries([])
     assert result.height == 0
     assert result.schema == pl.Schema(DAILY_SUMMARY_SCHEMA)
 

@@ -37,12 +37,19 @@ class ThresholdResult:
     message: str
 
 
-def measure(outcomes: pl.DataFrame, orphans: int, effective_callbacks: int, gaps: pl.DataFrame,
+def measure(outcome_totals: pl.DataFrame, orphans: int, effective_callbacks: int, gaps: pl.DataFrame,
             outages: pl.DataFrame) -> dict[str, Any]:
-    """The exact measurements the thresholds are judged on."""
-    orders = outcomes.height
-    overdue = int((outcomes["outcome"] == "overdue").sum()) if orders else 0
-    missing = outcomes.filter(pl.col("outcome") == "missing").group_by("currency").agg(pl.col("amount_minor").sum())
+    """The exact measurements the thresholds are judged on.
+
+    ``outcome_totals`` has one row per (``outcome``, ``currency``) with its ``orders`` and
+    ``amount_minor`` (the warehouse aggregates them: the outcomes themselves can be tens of
+    millions of rows).
+    """
+    orders = int(outcome_totals["orders"].sum() or 0)
+    overdue = int(outcome_totals.filter(pl.col("outcome") == "overdue")["orders"].sum() or 0)
+    missing = (
+        outcome_totals.filter(pl.col("outcome") == "missing").group_by("currency").agg(pl.col("amount_minor").sum())
+    )
     return {
         "orders": orders,
         "overdue_orders": overdue,

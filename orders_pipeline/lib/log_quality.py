@@ -29,6 +29,9 @@ LOG_GAP_SCHEMA: dict[str, pl.DataType] = {
     "line_count": pl.Int64(),
 }
 
+# How log_gaps rows are sorted.
+LOG_GAP_ORDER = ("kind", "source", "seq_from", "gap_type")
+
 # One row per outage: a stretch longer than settings.outages.min_gap with no callback received
 # from the provider while at least settings.outages.min_orders of its orders were created.
 CALLBACK_OUTAGE_SCHEMA: dict[str, pl.DataType] = {
@@ -41,6 +44,8 @@ CALLBACK_OUTAGE_SCHEMA: dict[str, pl.DataType] = {
     "orders_overdue": pl.Int64(),
     "orders_missing": pl.Int64(),
 }
+# How callback_outages rows are sorted.
+CALLBACK_OUTAGE_ORDER = ("provider", "outage_start")
 
 
 def log_gaps(order_lines: pl.LazyFrame, callback_lines: pl.LazyFrame, rejected_lines: pl.LazyFrame) -> pl.LazyFrame:
@@ -90,7 +95,7 @@ def log_gaps(order_lines: pl.LazyFrame, callback_lines: pl.LazyFrame, rejected_l
     return (
         pl.concat([missing, repeated], how="vertical")
         .cast(LOG_GAP_SCHEMA)
-        .sort("kind", "source", "seq_from", "gap_type")
+        .sort(*LOG_GAP_ORDER)
     )
 
 
@@ -196,5 +201,12 @@ def callback_outages(
             "orders_missing",
         )
         .cast(CALLBACK_OUTAGE_SCHEMA)
-        .sort("provider", "outage_start")
+        .sort(*CALLBACK_OUTAGE_ORDER)
     )
+
+
+def merge_sorted(parts: list[pl.LazyFrame], table_schema: dict[str, pl.DataType], order: tuple[str, ...]) -> pl.DataFrame:
+    """Collect the results of disjoint groups (log streams, providers) into one table, sorted by ``order``."""
+    if not parts:
+        return pl.DataFrame(schema=table_schema)
+    return pl.concat([part.collect() for part in parts], how="vertical").sort(*order)

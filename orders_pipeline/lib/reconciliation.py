@@ -6,6 +6,7 @@ float, and a summary row never mixes currencies (currency is part of its key).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 import polars as pl
@@ -98,6 +99,26 @@ def daily_summary(outcomes: pl.LazyFrame) -> pl.LazyFrame:
             *per_outcome,
             *per_flag,
         )
+        .select(list(DAILY_SUMMARY_SCHEMA))
+        .cast(DAILY_SUMMARY_SCHEMA)
+        .sort(*SUMMARY_KEY)
+    )
+
+
+def merge_daily_summaries(parts: Iterable[pl.DataFrame]) -> pl.DataFrame:
+    """Add up the daily summaries of disjoint sets of orders into the summary of all of them.
+
+    Every column but the key is a count or a sum, so summarising a table chunk by chunk and
+    merging gives exactly its summary: the warehouse builds it that way without holding
+    every order in memory at once. Output: :data:`DAILY_SUMMARY_SCHEMA`, sorted by the key.
+    """
+    frames = list(parts)
+    if not frames:
+        return pl.DataFrame(schema=DAILY_SUMMARY_SCHEMA)
+    return (
+        pl.concat(frames, how="vertical")
+        .group_by(*SUMMARY_KEY)
+        .agg(pl.exclude(*SUMMARY_KEY).sum())
         .select(list(DAILY_SUMMARY_SCHEMA))
         .cast(DAILY_SUMMARY_SCHEMA)
         .sort(*SUMMARY_KEY)

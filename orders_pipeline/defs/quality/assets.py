@@ -8,6 +8,7 @@ import polars as pl
 
 from orders_pipeline.defs.resources import ReconciliationResource, run_as_of, stage
 from orders_pipeline.lib import alerts, expectations, log_quality
+from orders_pipeline.lib.chunks import pack_groups
 from orders_pipeline.lib.warehouse import fetch_first, read_table, record_check, replace_table
 
 GROUP = "quality"
@@ -19,12 +20,26 @@ def log_gaps(context: dg.AssetExecutionContext, reconciliation: ReconciliationRe
     shipper dropped or sent twice.
     """
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
-        sequenced = "WHERE source IS NOT NULL AND seq IS NOT NULL"
-        gaps = log_quality.log_gaps(
-            con.sql(f"SELECT source, seq FROM landing.orders {sequenced}").pl().lazy(),
-            con.sql(f"SELECT source, seq FROM landing.callbacks {sequenced}").pl().lazy(),
-            con.sql(f"SELECT kind, source, seq FROM recon.rejected_lines {sequenced}").pl().lazy(),
-        ).collect()
+        # Gaps are per log stream (source), so streams are read a chunk of whole streams at a time.
+        sequenced = "WHERE source IS NOT NULL AND seq IS NOT NULL AND source IN (SELECT unnest($sources))"
+        sizes = con.execute(
+            """
+            SELECT source, count(*) FROM (
+                SELECT source FROM landing.orders WHERE seq IS NOT NULL
+                UNION ALL SELECT source FROM landing.callbacks WHERE seq IS NOT NULL
+                UNION ALL SELECT source FROM recon.rejected_lines WHERE seq IS NOT NULL
+            ) WHERE source IS NOT NULL GROUP BY source ORDER BY source
+            """
+        ).fetchall()
+        parts = []
+        for sources in pack_groups(sizes):
+            params = {"sources": sources}
+            parts.append(log_quality.log_gaps(
+                con.sql(f"SELECT source, seq FROM landing.orders {sequenced}", params=params).pl().lazy(),
+                con.sql(f"SELECT source, seq FROM landing.callbacks {sequenced}", params=params).pl().lazy(),
+                con.sql(f"SELECT kind, source, seq FROM recon.rejected_lines {sequenced}", params=params).pl().lazy(),
+            ))
+        gaps = log_quality.merge_sorted(parts, log_quality.LOG_GAP_SCHEMA, log_quality.LOG_GAP_ORDER)
         replace_table(con, "recon.log_gaps", gaps)
     return dg.MaterializeResult(metadata={"dagster/row_count": gaps.height})
 
@@ -36,12 +51,27 @@ def callback_outages(context: dg.AssetExecutionContext, reconciliation: Reconcil
     """
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "checks"):
         as_of = run_as_of(con, context.run.run_id) or reconciliation.resolve_as_of()
-        outages = log_quality.callback_outages(
-            con.sql("SELECT provider, received_at FROM landing.callbacks").pl().lazy(),
-            con.sql("SELECT provider, created_at, outcome FROM recon.order_outcomes").pl().lazy(),
-            as_of,
-            reconciliation.settings(),
-        ).collect()
+        # Outages are per provider, so providers are read a chunk of whole providers at a time.
+        sizes = con.execute(
+            """
+            SELECT provider, count(*) FROM (
+                SELECT provider FROM landing.callbacks UNION ALL SELECT provider FROM recon.order_outcomes
+            ) GROUP BY provider ORDER BY provider
+            """
+        ).fetchall()
+        chosen = "WHERE provider IN (SELECT unnest($providers))"
+        parts = [
+            log_quality.callback_outages(
+                con.sql(f"SELECT provider, received_at FROM landing.callbacks {chosen}",
+                        params={"providers": providers}).pl().lazy(),
+                con.sql(f"SELECT provider, created_at, outcome FROM recon.order_outcomes {chosen}",
+                        params={"providers": providers}).pl().lazy(),
+                as_of,
+                reconciliation.settings(),
+            )
+            for providers in pack_groups(sizes)
+        ]
+        outages = log_quality.merge_sorted(parts, log_quality.CALLBACK_OUTAGE_SCHEMA, log_quality.CALLBACK_OUTAGE_ORDER)
         replace_table(con, "recon.callback_outages", outages)
     return dg.MaterializeResult(metadata={"dagster/row_count": outages.height})
 
@@ -65,12 +95,15 @@ def quality_alerts(context: dg.AssetExecutionContext, reconciliation: Reconcilia
     docs = expectations.DataDocs.for_warehouse(warehouse.path, context.run.run_id, context.log)
     with warehouse.work() as con, stage(con, context.run.run_id, "checks"):
         as_of = run_as_of(con, context.run.run_id) or reconciliation.resolve_as_of()
-        outcomes = con.sql("SELECT outcome, currency, amount_minor, callback_count FROM recon.order_outcomes").pl()
+        totals = con.sql(
+            "SELECT outcome, currency, count(*) AS orders, sum(amount_minor)::BIGINT AS amount_minor, "
+            "sum(callback_count)::BIGINT AS callbacks FROM recon.order_outcomes GROUP BY ALL"
+        ).pl()
         orphans = fetch_first(con, "SELECT count(*) FROM recon.orphan_callbacks")[0]
         measurements = alerts.measure(
-            outcomes,
+            totals,
             orphans=int(orphans),
-            effective_callbacks=int(outcomes["callback_count"].sum() or 0) + int(orphans),
+            effective_callbacks=int(totals["callbacks"].sum() or 0) + int(orphans),
             gaps=read_table(con, "recon.log_gaps"),
             outages=read_table(con, "recon.callback_outages"),
         )

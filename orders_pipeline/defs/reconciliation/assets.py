@@ -2,6 +2,7 @@
 
 
 import dagster as dg
+import polars as pl
 
 from orders_pipeline.defs.partitions import order_days
 from orders_pipeline.defs.resources import ReconciliationResource, markdown_table, run_as_of, stage
@@ -11,6 +12,8 @@ from orders_pipeline.lib.schema import CALLBACKS
 from orders_pipeline.lib.warehouse import read_table, replace_table
 
 GROUP = "reconciliation"
+# Outcome rows summarised at a time when building the daily summary.
+SUMMARY_CHUNK_ROWS = 2_000_000
 
 
 @dg.asset(
@@ -27,10 +30,14 @@ def daily_summary(context: dg.AssetExecutionContext, reconciliation: Reconciliat
     rebuilt from all outcome rows, so it always ties out to them.
     """
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "classify"):
+        # Summarised chunk by chunk and merged (exact: every column is a count or a sum), so
+        # memory does not grow with the number of orders.
         outcomes = con.sql(
             "SELECT created_at, merchant_id, provider, currency, amount_minor, outcome, flags FROM recon.order_outcomes"
-        ).pl()
-        summary = rules.daily_summary(outcomes.lazy()).collect()
+        ).to_arrow_reader(SUMMARY_CHUNK_ROWS)
+        summary = rules.merge_daily_summaries(
+            rules.daily_summary(pl.from_arrow(chunk).lazy()).collect() for chunk in outcomes
+        )
         replace_table(con, "recon.daily_summary", summary)
     return dg.MaterializeResult(metadata={"dagster/row_count": summary.height})
 
@@ -41,7 +48,8 @@ def exceptions(context: dg.AssetExecutionContext, reconciliation: Reconciliation
     (review_status, review_amount, refund_review, review_submission, investigate, query_provider).
     """
     with reconciliation.warehouse().work() as con, stage(con, context.run.run_id, "classify"):
-        queue = rules.exceptions(read_table(con, "recon.order_outcomes").lazy()).collect()
+        # Only the orders needing an action leave the warehouse (a few percent of them all).
+        queue = rules.exceptions(read_table(con, "recon.order_outcomes", "WHERE action <> 'none'").lazy()).collect()
         replace_table(con, "recon.exceptions", queue)
     by_action = queue.group_by("action").len().sort("action")
     preview = queue.head(10).select("order_id", "outcome", "action", "age_seconds")

@@ -1,0 +1,27 @@
+"""pack_groups: chunks of whole groups under a row limit."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from orders_pipeline.lib.chunks import pack_groups
+
+
+def test_groups_fill_chunks_in_order_and_a_big_group_stands_alone() -> None:
+    sizes = [("a", 4), ("b", 5), ("c", 2), ("d", 30), ("e", 1)]
+    assert pack_groups(sizes, limit=10) == [["a", "b"], ["c"], ["d"], ["e"]]
+
+
+def test_no_groups_no_chunks() -> None:
+    assert pack_groups([], limit=10) == []
+
+
+@given(st.lists(st.integers(min_value=0, max_value=50), max_size=40), st.integers(min_value=1, max_value=60))
+def test_every_group_lands_in_exactly_one_chunk_within_the_limit(counts: list[int], limit: int) -> None:
+    sizes = list(enumerate(counts))
+    chunks = pack_groups(sizes, limit=limit)
+    assert [key for chunk in chunks for key in chunk] == [key for key, _ in sizes]
+    for chunk in chunks:
+        rows = sum(counts[key] for key in chunk)
+        assert rows <= limit or len(chunk) == 1
