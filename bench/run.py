@@ -146,7 +146,8 @@ def run_measured(name: str, argv: list[str], log: Path) -> tuple[float, float, s
     """Run ``argv`` in a fresh process; return (wall seconds, peak RSS MB, its output).
 
     The peak RSS comes from ``os.wait4`` on that very child (Linux reports the largest of the
-    child and the descendants it waited for), so measurements never mix.
+    child and the descendants it waited for). It also counts what this process held when it
+    forked the child, so this process keeps no big data while measuring (about 0.1 GB).
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     print(f"measuring {name} ...", flush=True)
@@ -179,8 +180,8 @@ def measure_floor(corpus: Corpus, out_dir: Path) -> Measurement:
     return Measurement("floor (DuckDB read)", corpus.n_orders, wall, peak, notes=f"{sum(rows.values()):,} rows")
 
 
-def measure_baseline(corpus: Corpus, out_dir: Path) -> tuple[Measurement, pd.DataFrame]:
-    """The pandas baseline; returns its measurement and its outcomes."""
+def measure_baseline(corpus: Corpus, out_dir: Path) -> tuple[Measurement, Path]:
+    """The pandas baseline; returns its measurement and the Parquet file of its outcomes."""
     parquet = out_dir / "baseline_outcomes.parquet"
     argv = [PYTHON, str(BENCH / "workers.py"), "baseline", "--orders", str(corpus.orders)]
     argv += ["--callbacks", str(corpus.callbacks), "--as-of", corpus.as_of, "--out", str(parquet)]
@@ -194,7 +195,7 @@ def measure_baseline(corpus: Corpus, out_dir: Path) -> tuple[Measurement, pd.Dat
         stages=summary["seconds"],
         notes=f"{summary['lines_landed']:,} lines landed",
     )
-    return measurement, pd.read_parquet(parquet)
+    return measurement, parquet
 
 
 def pipeline_command(corpus: Corpus, warehouse: Path) -> list[str]:
@@ -216,23 +217,28 @@ def pipeline_command(corpus: Corpus, warehouse: Path) -> list[str]:
     ]
 
 
-def measure_pipeline(corpus: Corpus, out_dir: Path, label: str = "pipeline") -> tuple[Measurement, pd.DataFrame]:
-    """The pipeline CLI end to end on a fresh warehouse; returns its measurement and outcomes."""
+def measure_pipeline(corpus: Corpus, out_dir: Path, label: str = "pipeline") -> tuple[Measurement, Path]:
+    """The pipeline CLI end to end on a fresh warehouse; returns its measurement and the warehouse.
+
+    The outcomes are read later (:func:`read_outcomes`), once every program has been measured:
+    a child's peak RSS on Linux starts from what its parent held when it forked, so the parent
+    must stay small while it launches them.
+    """
     warehouse = out_dir / "warehouse.duckdb"
     for stale in out_dir.glob("warehouse.duckdb*"):
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     wall, peak, _ = run_measured(
         f"{label} on {corpus.n_orders:,}", pipeline_command(corpus, warehouse), out_dir / "pipeline.log"
     )
-    run, outcomes = read_warehouse(warehouse)
+    run = read_run(warehouse)
     stages = json.loads(run["stage_seconds"]) if run.get("stage_seconds") else {}
     notes = f"{run['lines_landed']:,} lines landed" if run.get("lines_landed") is not None else ""
     return Measurement(label, corpus.n_orders, wall, peak, stages={k: float(v) for k, v in stages.items()},
-                       notes=notes), outcomes
+                       notes=notes), warehouse
 
 
-def read_warehouse(warehouse: Path) -> tuple[dict, pd.DataFrame]:
-    """The newest ``recon.runs`` row and the outcomes (flags sorted and joined with ",")."""
+def read_run(warehouse: Path) -> dict:
+    """The newest ``recon.runs`` row of the pipeline's warehouse."""
     if not warehouse.exists():
         raise BenchError(f"the pipeline wrote no warehouse at {warehouse}")
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -245,13 +251,21 @@ def read_warehouse(warehouse: Path) -> tuple[dict, pd.DataFrame]:
         row = cursor.fetchone()
         if row is None:
             raise BenchError(f"recon.runs is empty in {warehouse}")
-        outcomes = con.execute(
+    finally:
+        con.close()
+    return dict(zip(names, row, strict=True))
+
+
+def read_outcomes(warehouse: Path) -> pd.DataFrame:
+    """The pipeline's outcomes (flags sorted and joined with ",")."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(
             "SELECT order_id, outcome, coalesce(array_to_string(list_sort(flags), ','), '') AS flags, action "
             "FROM recon.order_outcomes"
         ).df()
     finally:
         con.close()
-    return dict(zip(names, row, strict=True)), outcomes
 
 
 # --------------------------------------------------------------------------------------------
@@ -417,25 +431,24 @@ def main(argv: list[str] | None = None) -> int:
         corpus = ensure_corpus(args.orders, args.seed)
         corpora = [corpus]
         floor = measure_floor(corpus, out_dir)
-        pipeline, pipeline_outcomes = measure_pipeline(corpus, out_dir)
+        pipeline, pipeline_warehouse = measure_pipeline(corpus, out_dir)
         measurements = [floor, pipeline]
         shared = baseline = None
         identical: bool | None = None
         comparison = "not compared (--skip-baseline)"
         if not args.skip_baseline:
             if args.orders <= args.baseline_max:
-                shared, shared_outcomes, shared_corpus, shared_dir = pipeline, pipeline_outcomes, corpus, out_dir
+                shared, shared_warehouse, shared_corpus, shared_dir = pipeline, pipeline_warehouse, corpus, out_dir
             else:
                 shared_corpus = ensure_corpus(args.baseline_max, args.seed)
                 corpora.append(shared_corpus)
                 shared_dir = out_dir / f"shared-{args.baseline_max}"
                 shared_dir.mkdir(exist_ok=True)
-                shared, shared_outcomes = measure_pipeline(shared_corpus, shared_dir, "pipeline (baseline size)")
+                shared, shared_warehouse = measure_pipeline(shared_corpus, shared_dir, "pipeline (baseline size)")
                 measurements.append(shared)
-            del pipeline_outcomes
-            baseline, baseline_outcomes = measure_baseline(shared_corpus, shared_dir)
+            baseline, baseline_parquet = measure_baseline(shared_corpus, shared_dir)
             measurements.append(baseline)
-            identical, comparison = compare_outcomes(shared_outcomes, baseline_outcomes)
+            identical, comparison = compare_outcomes(read_outcomes(shared_warehouse), pd.read_parquet(baseline_parquet))
     except (BenchError, subprocess.CalledProcessError) as exc:
         detail = exc.stderr if isinstance(exc, subprocess.CalledProcessError) and exc.stderr else ""
         print(f"benchmark failed: {exc}\n{detail}", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 
 # Rows per chunk for the group-wise steps (log gaps per source, outages per provider).
-CHUNK_ROWS = 10_000_000
+CHUNK_ROWS = 25_000_000
 
 
 def pack_groups(sizes: Iterable[tuple[Hashable, int]], limit: int | None = None) -> list[list[Hashable]]:

@@ -112,36 +112,36 @@ def one_outcome_per_order(con: duckdb.DuckDBPyConnection, as_of: Any) -> CheckEv
     Final order days keep the as-of of their last evaluation, so rows may carry an earlier
     as-of than the run's, never a later one.
     """
-    # The per-row rules are counted in one scan of the outcomes (FILTER aggregates), the key
-    # rules with one group-by and two anti-joins.
     violations = con.sql(
         f"""
-        WITH existing AS (SELECT DISTINCT order_id FROM landing.orders WHERE created_at <= $as_of::TIMESTAMPTZ),
-        keyed AS (SELECT order_id, count(*) AS n FROM recon.order_outcomes GROUP BY order_id),
-        per_row AS (
-            SELECT
-                count(*) FILTER (
-                    WHERE order_id IS NULL OR merchant_id IS NULL OR provider IS NULL OR currency IS NULL
-                       OR created_at IS NULL OR outcome IS NULL OR action IS NULL OR flags IS NULL
-                       OR amount_minor IS NULL OR as_of IS NULL) AS null_keys,
-                count(*) FILTER (WHERE NOT list_contains({_sql_list(OUTCOMES)}, outcome)) AS unknown_outcomes,
-                count(*) FILTER (WHERE NOT list_contains({_sql_list(ACTIONS)}, action)) AS unknown_actions,
-                count(*) FILTER (WHERE NOT list_has_all({_sql_list(FLAGS)}, flags)) AS unknown_flags,
-                count(*) FILTER (WHERE action <> CASE
-                    WHEN list_contains(flags, 'conflicting_submission') THEN '{CONFLICTING_SUBMISSION_ACTION}'
-                    {" ".join(f"WHEN outcome = '{o}' THEN '{a}'" for o, a in ACTION_BY_OUTCOME.items())}
-                    END) AS wrong_actions,
-                count(*) FILTER (WHERE amount_minor < 0 OR callback_amount_minor < 0) AS negative_amounts,
-                count(*) FILTER (WHERE as_of > $as_of::TIMESTAMPTZ) AS evaluated_after_run_as_of
-            FROM recon.order_outcomes
-        )
+        WITH evaluation AS (SELECT $as_of::TIMESTAMPTZ AS as_of),
+        existing AS (
+            SELECT DISTINCT order_id FROM landing.orders, evaluation
+            WHERE created_at <= evaluation.as_of
+        ),
+        keyed AS (SELECT order_id, count(*) AS n FROM recon.order_outcomes GROUP BY order_id)
         SELECT
             (SELECT count(*) FROM keyed WHERE n > 1) AS duplicate_order_ids,
-            per_row.null_keys,
+            (SELECT count(*) FROM recon.order_outcomes
+              WHERE order_id IS NULL OR merchant_id IS NULL OR provider IS NULL OR currency IS NULL
+                 OR created_at IS NULL OR outcome IS NULL OR action IS NULL OR flags IS NULL
+                 OR amount_minor IS NULL OR as_of IS NULL) AS null_keys,
             (SELECT count(*) FROM existing ANTI JOIN keyed USING (order_id)) AS orders_without_outcome,
             (SELECT count(*) FROM keyed ANTI JOIN existing USING (order_id)) AS outcomes_without_order,
-            per_row.* EXCLUDE (null_keys)
-        FROM per_row
+            (SELECT count(*) FROM recon.order_outcomes
+              WHERE NOT list_contains({_sql_list(OUTCOMES)}, outcome)) AS unknown_outcomes,
+            (SELECT count(*) FROM recon.order_outcomes
+              WHERE NOT list_contains({_sql_list(ACTIONS)}, action)) AS unknown_actions,
+            (SELECT count(*) FROM recon.order_outcomes
+              WHERE NOT list_has_all({_sql_list(FLAGS)}, flags)) AS unknown_flags,
+            (SELECT count(*) FROM recon.order_outcomes WHERE action <> CASE
+                WHEN list_contains(flags, 'conflicting_submission') THEN '{CONFLICTING_SUBMISSION_ACTION}'
+                {" ".join(f"WHEN outcome = '{o}' THEN '{a}'" for o, a in ACTION_BY_OUTCOME.items())}
+                END) AS wrong_actions,
+            (SELECT count(*) FROM recon.order_outcomes
+              WHERE amount_minor < 0 OR callback_amount_minor < 0) AS negative_amounts,
+            (SELECT count(*) FROM recon.order_outcomes, evaluation
+              WHERE order_outcomes.as_of > evaluation.as_of) AS evaluated_after_run_as_of
         """,
         params={"as_of": as_of},
     ).pl()
@@ -234,31 +234,27 @@ def typed_lines_valid(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
     Ingestion should never land a line breaking these; the check makes sure it did not.
     """
     currencies = _sql_list(tuple(CURRENCY_EXPONENTS))
-    # One scan per table: each rule is a FILTER aggregate.
     frame = con.sql(
         f"""
-        SELECT * FROM (
-            SELECT
-              count(*) FILTER (
-                WHERE order_id IS NULL OR merchant_id IS NULL OR provider IS NULL OR currency IS NULL
-                   OR created_at IS NULL OR amount_minor IS NULL) AS order_lines_with_null_fields,
-              count(*) FILTER (WHERE amount_minor < 0) AS order_lines_with_negative_amount,
-              count(*) FILTER (WHERE NOT list_contains({currencies}, currency)) AS order_lines_with_unknown_currency
-            FROM landing.orders
-        ), (
-            SELECT
-              count(*) FILTER (
-                WHERE order_id IS NULL OR provider IS NULL OR status IS NULL OR received_at IS NULL
-                   OR event_time IS NULL) AS callback_lines_with_null_fields,
-              count(*) FILTER (WHERE NOT list_contains({_sql_list(STATUSES)}, status))
-                  AS callback_lines_with_unknown_status,
-              count(*) FILTER (WHERE status IN ('success', 'reversed') AND (amount_minor IS NULL OR currency IS NULL))
-                  AS settled_callbacks_without_amount,
-              count(*) FILTER (WHERE amount_minor < 0) AS callback_lines_with_negative_amount,
-              count(*) FILTER (WHERE currency IS NOT NULL AND NOT list_contains({currencies}, currency))
-                  AS callback_lines_with_unknown_currency
-            FROM landing.callbacks
-        )
+        SELECT
+          (SELECT count(*) FROM landing.orders
+            WHERE order_id IS NULL OR merchant_id IS NULL OR provider IS NULL OR currency IS NULL
+               OR created_at IS NULL OR amount_minor IS NULL) AS order_lines_with_null_fields,
+          (SELECT count(*) FROM landing.orders WHERE amount_minor < 0) AS order_lines_with_negative_amount,
+          (SELECT count(*) FROM landing.orders WHERE NOT list_contains({currencies}, currency))
+              AS order_lines_with_unknown_currency,
+          (SELECT count(*) FROM landing.callbacks
+            WHERE order_id IS NULL OR provider IS NULL OR status IS NULL OR received_at IS NULL
+               OR event_time IS NULL) AS callback_lines_with_null_fields,
+          (SELECT count(*) FROM landing.callbacks WHERE NOT list_contains({_sql_list(STATUSES)}, status))
+              AS callback_lines_with_unknown_status,
+          (SELECT count(*) FROM landing.callbacks
+            WHERE status IN ('success', 'reversed') AND (amount_minor IS NULL OR currency IS NULL))
+              AS settled_callbacks_without_amount,
+          (SELECT count(*) FROM landing.callbacks WHERE amount_minor < 0) AS callback_lines_with_negative_amount,
+          (SELECT count(*) FROM landing.callbacks
+            WHERE currency IS NOT NULL AND NOT list_contains({currencies}, currency))
+              AS callback_lines_with_unknown_currency
         """
     ).pl()
     outcome = gx_suites.validate("typed_lines", frame, gx_suites.zero_violations(frame.columns))
