@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orders_pipeline import cli
 from orders_pipeline.lib import landing
 from orders_pipeline.lib.config import Settings
 from orders_pipeline.lib.ingestion import discover_files
@@ -322,10 +323,9 @@ def test_syncing_twice_leaves_every_landing_table_identical(con, tmp_path) -> No
     assert report.statuses == {"unchanged": 3, "duplicate": 1, "removed": 0}
 
 
-def test_failed_sync_rolls_back_every_landing_table(con, tmp_path, monkeypatch) -> None:
+def test_failed_sync_keeps_finished_files_and_the_next_sync_completes(con, tmp_path, monkeypatch) -> None:
     write_jsonl(tmp_path / ORDERS / "a.jsonl", ORDERS_A)
     _sync(con, tmp_path)
-    landed, manifest = _landed(con), _table(con, MANIFEST)
     write_jsonl(tmp_path / ORDERS / "b.jsonl", [_order("o5")])
     write_jsonl(tmp_path / CALLBACKS / "a.jsonl", CALLBACKS_A)
     real_ingest = landing.ingest
@@ -339,8 +339,22 @@ def test_failed_sync_rolls_back_every_landing_table(con, tmp_path, monkeypatch) 
     monkeypatch.setattr("orders_pipeline.lib.landing.ingest", ingest_then_crash)
     with pytest.raises(OSError, match="disk on fire"):
         _sync(con, tmp_path, run_id="run-2")
-    assert _landed(con) == landed
-    assert _table(con, MANIFEST) == manifest
+    # The order file finished before the crash stays landed with its manifest row; nothing of
+    # the callback file that failed is left behind.
+    assert _files_of(con, "landing.orders") == {"a.jsonl", "b.jsonl"}
+    assert con.execute("SELECT count(*) FROM landing.callbacks").fetchone()[0] == 0
+    assert set(_manifest(con)) == {(ORDERS, "a.jsonl"), (ORDERS, "b.jsonl")}
+
+    monkeypatch.setattr("orders_pipeline.lib.landing.ingest", real_ingest)
+    report = _sync(con, tmp_path, run_id="run-3")
+    assert report.statuses == {"unchanged": 2, "ingested": 1, "removed": 0}
+    reference = configure(duckdb.connect())
+    _sync(reference, tmp_path)
+    assert _landed(con) == _landed(reference)
+    exclude = ("ingested_run_id", "status")
+    assert _table(con, MANIFEST, exclude=exclude) == _table(reference, MANIFEST, exclude=exclude)
+    # Every file landed since the last classification is still waiting for it.
+    assert {r[1] for r in con.execute("SELECT * FROM landing.unevaluated_files").fetchall()} == {"a.jsonl", "b.jsonl"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,3 +428,24 @@ def test_callback_in_the_257th_callback_file_still_counts(con, tmp_path) -> None
     outcomes = classify_orders(frames[0], frames[1], as_of, Settings()).collect()
     result = {row["order_id"]: (row["outcome"], row["callback_count"]) for row in outcomes.iter_rows(named=True)}
     assert result == {"X": ("confirmed", 1), "Y": ("confirmed", 1)}
+
+
+def test_file_landed_by_a_run_killed_before_classification_is_still_evaluated(tmp_path) -> None:
+    # Day 2026-11-20 is final as of mid-January: only new input can re-evaluate it.
+    as_of = "2027-01-15T00:00:00Z"
+    write_jsonl(tmp_path / ORDERS / "a.jsonl", [_order("o1")])
+    (tmp_path / CALLBACKS).mkdir()
+    warehouse = tmp_path / "w.duckdb"
+    args = ["reconcile", "--orders", str(tmp_path / ORDERS), "--callbacks", str(tmp_path / CALLBACKS),
+            "--warehouse", str(warehouse), "--as-of", as_of, "--quiet"]
+    assert cli.main(args) == 0
+    # A run lands the success callback, then is killed before it classifies anything.
+    write_jsonl(tmp_path / CALLBACKS / "a.jsonl", [_callback("o1")])
+    work = configure(duckdb.connect(str(warehouse.with_name("w.work.duckdb"))))
+    _sync(work, tmp_path, run_id="killed-run")
+    work.close()
+    assert cli.main(args) == 0
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("SELECT outcome FROM recon.order_outcomes WHERE order_id = 'o1'").fetchone() == (
+            "confirmed",
+        )

@@ -18,13 +18,21 @@ Landed lines keep ``read_order`` as the line's position within its file; the glo
 order the SPEC defines ("files in sorted relative-path order, lines in file order") is
 recomputed at classification time from the current file ranks (:func:`ranked_lines_sql`).
 
-The manifest is ``landing.ingested_files``; everything here runs inside one transaction, so a
-run killed mid-ingestion leaves the work database as it was before the run.
+The manifest is ``landing.ingested_files``. Each file is landed in its own transaction
+together with its manifest row, so memory stays flat however much one run ingests (one
+transaction over tens of millions of lines holds them all in memory until it commits), and a
+run killed mid-ingestion keeps every file it finished: the next run goes on from there and
+never lands a file twice. Files landed but not classified yet are listed in
+``landing.unevaluated_files``, orders whose lines were removed in ``landing.touched_orders``;
+the classification that re-evaluates their days clears both in the transaction that writes its
+outcomes, so a run killed in between loses nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -53,9 +61,13 @@ CREATE TABLE IF NOT EXISTS {MANIFEST} (
 """
 
 # Orders whose lines were removed by a sync (file changed or gone): their partitions must be
-# re-evaluated even if final. Lines ingested by a run are found through the manifest instead.
+# re-evaluated even if final. Orders of newly landed files are found through UNEVALUATED.
 TOUCHED = "landing.touched_orders"
 TOUCHED_DDL = f"CREATE TABLE IF NOT EXISTS {TOUCHED} (run_id VARCHAR, order_id VARCHAR)"
+
+# Files landed since the last classification (see the module docstring).
+UNEVALUATED = "landing.unevaluated_files"
+UNEVALUATED_DDL = f"CREATE TABLE IF NOT EXISTS {UNEVALUATED} (kind VARCHAR, file VARCHAR)"
 
 # The published per-run view of the manifest (recon.input_files).
 INPUT_FILES_COLUMNS = (
@@ -84,27 +96,37 @@ def sync_landing(
     settings: Settings,
     run_id: str,
 ) -> SyncReport:
-    """Bring the landed lines in step with ``files_by_kind`` (each list sorted), in one transaction."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS landing")
-    con.execute(MANIFEST_DDL)
-    con.execute(TOUCHED_DDL)
+    """Bring the landed lines in step with ``files_by_kind`` (each list sorted), a file per transaction."""
+    ensure_landing_tables(con)
     sink = DuckDBSink(con, schema="landing")  # creates the landing tables on the first run
     statuses: dict[str, int] = {}
     removed: list[str] = []
     changed: list[str] = []
+    for kind in (ORDERS, CALLBACKS):
+        report = _sync_kind(con, kind, files_by_kind.get(kind, []), settings, run_id, sink)
+        for status, count in report.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+        removed += report.removed
+        changed += report.changed
+    return SyncReport(statuses, removed, changed)
+
+
+def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the manifest and the pending-evaluation tables if they do not exist (older work databases too)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS landing")
+    for ddl in (MANIFEST_DDL, TOUCHED_DDL, UNEVALUATED_DDL):
+        con.execute(ddl)
+
+
+@contextlib.contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("BEGIN TRANSACTION")
     try:
-        for kind in (ORDERS, CALLBACKS):
-            report = _sync_kind(con, kind, files_by_kind.get(kind, []), settings, run_id, sink)
-            for status, count in report.statuses.items():
-                statuses[status] = statuses.get(status, 0) + count
-            removed += report.removed
-            changed += report.changed
+        yield
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return SyncReport(statuses, removed, changed)
 
 
 def _sync_kind(
@@ -145,7 +167,7 @@ def _sync_kind(
 
     ingested: dict[str, dict] = {}
     for relative in sorted(hash_while_ingesting):
-        ingested[relative] = _ingest_one(current[relative], settings, sink)
+        ingested[relative] = _ingest_one(con, current[relative], stats[relative], settings, sink, run_id)
         sha[relative] = ingested[relative]["sha256"]
 
     # Originals: the first file, in sorted relative-path order, of each checksum.
@@ -158,16 +180,17 @@ def _sync_kind(
         for relative, before in known.items()
         if before["duplicate_of"] is None and relative in current and relative not in changed
     }
-    _delete_lines(con, kind, sorted(set(known) - (landed_before & wanted)), run_id)
     # A new file that turned out to be a copy of another (same content, another size: one of
     # them compressed) was parsed for nothing: its lines go again.
     copies = sorted(set(ingested) - wanted)
-    _delete_lines(con, kind, copies, run_id, remember_orders=False)
+    with _transaction(con):
+        _delete_lines(con, kind, sorted(set(known) - (landed_before & wanted)), run_id)
+        _delete_lines(con, kind, copies, run_id, remember_orders=False)
     for relative in copies:
         del ingested[relative]
 
     for relative in sorted(wanted - landed_before - set(ingested)):
-        ingested[relative] = _ingest_one(current[relative], settings, sink)
+        ingested[relative] = _ingest_one(con, current[relative], stats[relative], settings, sink, run_id)
 
     rows = []
     for relative in sorted(current):
@@ -186,9 +209,10 @@ def _sync_kind(
             ingested_by = before["ingested_run_id"]
         duplicate_of = None if relative in wanted else original[sha[relative]]
         rows.append((kind, relative, size, mtime, sha[relative], duplicate_of, *counts, ingested_by, status))
-    con.execute(f"DELETE FROM {MANIFEST} WHERE kind = ?", [kind])
-    if rows:
-        con.executemany(f"INSERT INTO {MANIFEST} VALUES ({', '.join('?' * 11)})", rows)
+    with _transaction(con):
+        con.execute(f"DELETE FROM {MANIFEST} WHERE kind = ?", [kind])
+        if rows:
+            con.executemany(f"INSERT INTO {MANIFEST} VALUES ({', '.join('?' * 11)})", rows)
     statuses: dict[str, int] = {}
     for row in rows:
         statuses[row[-1]] = statuses.get(row[-1], 0) + 1
@@ -196,10 +220,25 @@ def _sync_kind(
     return SyncReport(statuses, [f"{kind}/{r}" for r in removed], [f"{kind}/{r}" for r in changed])
 
 
-def _ingest_one(file: InputFile, settings: Settings, sink: DuckDBSink) -> dict:
-    """Ingest one file into the landing tables; its manifest counts and SHA-256."""
-    row = ingest(file.kind, [file], settings, sink).row(0, named=True)
-    sink.flush()
+def _ingest_one(
+    con: duckdb.DuckDBPyConnection,
+    file: InputFile,
+    stat: tuple[int, int],
+    settings: Settings,
+    sink: DuckDBSink,
+    run_id: str,
+) -> dict:
+    """Land one file and its manifest row in one transaction; its counts and SHA-256."""
+    with _transaction(con):
+        row = ingest(file.kind, [file], settings, sink).row(0, named=True)
+        sink.flush()
+        con.execute(f"DELETE FROM {MANIFEST} WHERE kind = ? AND file = ?", [file.kind, file.relative])
+        con.execute(
+            f"INSERT INTO {MANIFEST} VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, 'ingested')",
+            [file.kind, file.relative, *stat, row["sha256"], row["lines_read"], row["lines_landed"],
+             row["lines_rejected"], run_id],
+        )
+        con.execute(f"INSERT INTO {UNEVALUATED} VALUES (?, ?)", [file.kind, file.relative])
     return row
 
 
@@ -220,9 +259,8 @@ def _delete_lines(
             [run_id, files],
         )
     con.execute(f"DELETE FROM {LANDED_TABLE[kind]} WHERE file IN (SELECT unnest(?::VARCHAR[]))", [files])
-    con.execute(
-        "DELETE FROM landing.rejected_lines WHERE kind = ? AND file IN (SELECT unnest(?::VARCHAR[]))", [kind, files]
-    )
+    for table in ("landing.rejected_lines", MANIFEST, UNEVALUATED):
+        con.execute(f"DELETE FROM {table} WHERE kind = ? AND file IN (SELECT unnest(?::VARCHAR[]))", [kind, files])
 
 
 def ranked_lines_sql(kind: str) -> str:

@@ -7,7 +7,7 @@ by itself and its outcome cannot change without new input. A run evaluates:
 
 * days with orders that were never evaluated;
 * days that are not final yet (the live window);
-* days of orders touched by this run's input: lines of files ingested in this run, and
+* days of orders touched by input since the last evaluation: lines of files landed since, and
   orders whose lines were removed (a file changed or disappeared);
 * days evaluated at an as-of later than this run's (a re-run "as of" an earlier time);
 * days the caller asks for (a Dagster partition range: a backfill).
@@ -26,6 +26,7 @@ import polars as pl
 import pyarrow as pa
 
 from orders_pipeline.lib.config import Settings
+from orders_pipeline.lib.landing import TOUCHED, UNEVALUATED, ensure_landing_tables
 from orders_pipeline.lib.warehouse import table_exists
 
 OUTCOMES_TABLE = "recon.order_outcomes"
@@ -43,7 +44,6 @@ def live_window(as_of: datetime, settings: Settings) -> tuple[date, date]:
 
 def days_to_evaluate(
     con: duckdb.DuckDBPyConnection,
-    run_id: str,
     as_of: datetime,
     settings: Settings,
     requested: tuple[date, date] | None = None,
@@ -51,6 +51,7 @@ def days_to_evaluate(
     """The order days this run must evaluate; ``None`` means every day (nothing evaluated yet)."""
     if not table_exists(con, OUTCOMES_TABLE):
         return None
+    ensure_landing_tables(con)
     horizon_us = int(longest_retry_horizon(settings) / timedelta(microseconds=1))
     first, last = requested or (date.max, date.min)
     rows = con.execute(
@@ -61,13 +62,13 @@ def days_to_evaluate(
         ),
         evaluated AS (SELECT created_at::DATE AS day, min(as_of) AS first_as_of, max(as_of) AS last_as_of
                       FROM {OUTCOMES_TABLE} GROUP BY 1),
-        fresh_files AS (SELECT kind, file FROM landing.ingested_files WHERE ingested_run_id = $run_id),
+        fresh_files AS (SELECT kind, file FROM {UNEVALUATED}),
         touched AS (
             SELECT order_id FROM landing.orders
             WHERE file IN (SELECT file FROM fresh_files WHERE kind = 'orders')
             UNION SELECT order_id FROM landing.callbacks
             WHERE file IN (SELECT file FROM fresh_files WHERE kind = 'callbacks')
-            UNION SELECT order_id FROM landing.touched_orders WHERE run_id = $run_id
+            UNION SELECT order_id FROM {TOUCHED}
         )
         SELECT day FROM (SELECT DISTINCT day FROM canon) ANTI JOIN evaluated USING (day)
         UNION SELECT day FROM evaluated
@@ -79,7 +80,7 @@ def days_to_evaluate(
         UNION SELECT created_at::DATE FROM {OUTCOMES_TABLE} WHERE created_at::DATE BETWEEN $first AND $last
         ORDER BY 1
         """,
-        {"as_of": as_of, "run_id": run_id, "horizon": horizon_us, "first": first, "last": last},
+        {"as_of": as_of, "horizon": horizon_us, "first": first, "last": last},
     ).fetchall()
     return [row[0] for row in rows]
 
@@ -147,11 +148,15 @@ def replace_days(con: duckdb.DuckDBPyConnection, days: list[date] | None, batche
     line arrived) loses its old row too: no order ever has two.
     """
     fresh = days is None or not table_exists(con, OUTCOMES_TABLE)
+    ensure_landing_tables(con)
     con.execute("BEGIN TRANSACTION")
     try:
         if not fresh:
             con.execute(f"DELETE FROM {OUTCOMES_TABLE} WHERE created_at::DATE IN (SELECT unnest($days::DATE[]))",
                         {"days": days})
+        # What these outcomes now account for: lines landed or removed since the last evaluation.
+        for table in (UNEVALUATED, TOUCHED):
+            con.execute(f"DELETE FROM {table}")
         for number, batch in enumerate(batches):
             con.register("_outcome_batch", batch)
             try:

@@ -42,7 +42,7 @@ def order_outcomes(context: dg.AssetExecutionContext, reconciliation: Reconcilia
     warehouse = reconciliation.warehouse()
     with warehouse.work() as con, stage(con, run_id, "classify"), warehouse.scratch("classify") as scratch:
         record_as_of(con, run_id, as_of)
-        days = days_to_evaluate(con, run_id, as_of, settings, requested_days(context))
+        days = days_to_evaluate(con, as_of, settings, requested_days(context))
         # Orders are independent of each other: classify them in hash batches of bounded size
         # so memory stays flat however many orders a run evaluates.
         batches = order_batch_count(con, days, as_of)
