@@ -30,9 +30,7 @@ outcomes, so a run killed in between loses nothing.
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -40,6 +38,7 @@ import duckdb
 from orders_pipeline.lib.config import Settings
 from orders_pipeline.lib.ingestion import DuckDBSink, InputFile, file_sha256, ingest
 from orders_pipeline.lib.schema import CALLBACKS, ORDERS
+from orders_pipeline.lib.warehouse import transaction
 
 MANIFEST = "landing.ingested_files"
 LANDED_TABLE = {ORDERS: "landing.orders", CALLBACKS: "landing.callbacks"}
@@ -118,17 +117,6 @@ def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
 
 
-@contextlib.contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-
-
 def _sync_kind(
     con: duckdb.DuckDBPyConnection,
     kind: str,
@@ -183,7 +171,7 @@ def _sync_kind(
     # A new file that turned out to be a copy of another (same content, another size: one of
     # them compressed) was parsed for nothing: its lines go again.
     copies = sorted(set(ingested) - wanted)
-    with _transaction(con):
+    with transaction(con):
         _delete_lines(con, kind, sorted(set(known) - (landed_before & wanted)), run_id)
         _delete_lines(con, kind, copies, run_id, remember_orders=False)
     for relative in copies:
@@ -209,7 +197,7 @@ def _sync_kind(
             ingested_by = before["ingested_run_id"]
         duplicate_of = None if relative in wanted else original[sha[relative]]
         rows.append((kind, relative, size, mtime, sha[relative], duplicate_of, *counts, ingested_by, status))
-    with _transaction(con):
+    with transaction(con):
         con.execute(f"DELETE FROM {MANIFEST} WHERE kind = ?", [kind])
         if rows:
             con.executemany(f"INSERT INTO {MANIFEST} VALUES ({', '.join('?' * 11)})", rows)
@@ -229,7 +217,7 @@ def _ingest_one(
     run_id: str,
 ) -> dict:
     """Land one file and its manifest row in one transaction; its counts and SHA-256."""
-    with _transaction(con):
+    with transaction(con):
         row = ingest(file.kind, [file], settings, sink).row(0, named=True)
         sink.flush()
         con.execute(f"DELETE FROM {MANIFEST} WHERE kind = ? AND file = ?", [file.kind, file.relative])

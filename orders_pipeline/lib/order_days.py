@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from orders_pipeline.lib.config import Settings
 from orders_pipeline.lib.landing import TOUCHED, UNEVALUATED, ensure_landing_tables
-from orders_pipeline.lib.warehouse import table_exists
+from orders_pipeline.lib.warehouse import table_exists, transaction
 
 OUTCOMES_TABLE = "recon.order_outcomes"
 
@@ -149,8 +149,7 @@ def replace_days(con: duckdb.DuckDBPyConnection, days: list[date] | None, batche
     """
     fresh = days is None or not table_exists(con, OUTCOMES_TABLE)
     ensure_landing_tables(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if not fresh:
             con.execute(f"DELETE FROM {OUTCOMES_TABLE} WHERE created_at::DATE IN (SELECT unnest($days::DATE[]))",
                         {"days": days})
@@ -168,7 +167,3 @@ def replace_days(con: duckdb.DuckDBPyConnection, days: list[date] | None, batche
                 con.execute(f"INSERT INTO {OUTCOMES_TABLE} SELECT * FROM _outcome_batch")
             finally:
                 con.unregister("_outcome_batch")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise

@@ -144,11 +144,16 @@ def effective_callbacks(callbacks: pl.LazyFrame, as_of: datetime) -> pl.LazyFram
 _SUBMISSION_FIELDS = ("merchant_id", "provider", "amount_minor", "currency")
 # The line columns classify_orders reads. Callers may pass only these: fetching the other
 # columns of millions of lines (ids, file names, sequence numbers) from the warehouse is waste.
-CLASSIFY_ORDER_COLUMNS = ("order_id", *_SUBMISSION_FIELDS, "created_at", "read_order")
-CLASSIFY_CALLBACK_COLUMNS = (
-    "order_id", "provider", "status", "amount_minor", "currency", "received_at", "event_time", "callback_id",
-    "read_order",
-)
+CLASSIFY_ORDER_COLUMNS: dict[str, pl.DataType] = {
+    name: schema.ORDER_LINE_SCHEMA[name] for name in ("order_id", *_SUBMISSION_FIELDS, "created_at", "read_order")
+}
+CLASSIFY_CALLBACK_COLUMNS: dict[str, pl.DataType] = {
+    name: schema.CALLBACK_LINE_SCHEMA[name]
+    for name in (
+        "order_id", "provider", "status", "amount_minor", "currency", "received_at", "event_time", "callback_id",
+        "read_order",
+    )
+}
 # Low-cardinality labels go through the group-by as Categorical: min/max/min_by then work on
 # integer codes (exact: one code per distinct string) and are cast back to String after.
 _LABELS = ("merchant_id", "provider", "currency")

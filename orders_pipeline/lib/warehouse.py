@@ -337,3 +337,15 @@ def fetch_first(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | 
     """The first row of a query, or ``None`` (DuckDB 2 wants every result fully fetched)."""
     rows = con.execute(query, params or []).fetchall()
     return rows[0] if rows else None
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the block in one DuckDB transaction: committed if it completes, rolled back if it raises."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -18,7 +18,7 @@ from orders_pipeline.lib.order_days import (
     replace_days,
     write_batches,
 )
-from orders_pipeline.lib.schema import CALLBACK_LINE_SCHEMA, CALLBACKS, ORDER_LINE_SCHEMA, ORDERS, OUTCOMES
+from orders_pipeline.lib.schema import CALLBACKS, ORDERS, OUTCOMES
 from orders_pipeline.lib.warehouse import record_as_of
 
 
@@ -46,10 +46,7 @@ def order_outcomes(context: dg.AssetExecutionContext, reconciliation: Reconcilia
         # Orders are independent of each other: classify them in hash batches of bounded size
         # so memory stays flat however many orders a run evaluates.
         batches = order_batch_count(con, days, as_of)
-        inputs = {
-            ORDERS: {name: ORDER_LINE_SCHEMA[name] for name in CLASSIFY_ORDER_COLUMNS},
-            CALLBACKS: {name: CALLBACK_LINE_SCHEMA[name] for name in CLASSIFY_CALLBACK_COLUMNS},
-        }
+        inputs = {ORDERS: CLASSIFY_ORDER_COLUMNS, CALLBACKS: CLASSIFY_CALLBACK_COLUMNS}
         for kind, columns in inputs.items():
             write_batches(con, ranked_lines_sql(kind), list(columns), days, as_of, batches, scratch / kind)
         counts: Counter[str] = Counter()
