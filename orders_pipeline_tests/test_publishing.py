@@ -32,7 +32,7 @@ import duckdb
 import pytest
 
 from orders_pipeline import cli
-from orders_pipeline.lib.warehouse import configure
+from orders_pipeline.lib.warehouse import PUBLISHED_TABLES, configure
 from orders_pipeline_tests.conftest import write_jsonl
 
 AS_OF = "2026-11-20T12:00:00Z"
@@ -102,12 +102,12 @@ def _reconcile(folder: Path, warehouse: Path, as_of: str = AS_OF) -> None:
 
 
 def _tables(warehouse: Path, tables: tuple[str, ...] | None = None, exclude_per_run: bool = True) -> dict:
-    """Full contents of the recon tables, every column (but per-run ones), deterministically ordered."""
+    """Full contents of the recon tables and views, every column (but per-run ones), deterministically ordered."""
     con = configure(duckdb.connect(str(warehouse), read_only=True))
     try:
         names = tables or tuple(
             r[0] for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'recon' ORDER BY 1").fetchall()
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'recon' ORDER BY 1").fetchall()
         )
         result = {}
         for table in names:
@@ -382,6 +382,27 @@ def test_sigkill_at_any_step_leaves_the_warehouse_unchanged_and_the_next_run_rec
         runs = con.execute("SELECT count(*), count(DISTINCT run_id) FROM recon.runs").fetchone()
         con.close()
         assert runs == (2, 2), "the killed run must not be recorded, the recovery run must"
+
+
+def test_the_snapshot_holds_the_published_tables_and_no_bookkeeping(built) -> None:
+    """The snapshot is a trimmed copy of the work database: recon tables, landed lines, nothing else."""
+    con = configure(duckdb.connect(str(built["C"]), read_only=True))
+    try:
+        objects = set(con.execute(
+            "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+            "WHERE table_catalog = current_database()").fetchall())
+        lines = con.execute("SELECT count(*) FROM recon.order_lines").fetchone()[0]
+        callbacks = con.execute("SELECT count(*) FROM recon.callback_lines").fetchone()[0]
+        landed, rejected, read = con.execute("SELECT lines_landed, lines_rejected, lines_read FROM recon.runs "
+                                             "ORDER BY finished_at DESC LIMIT 1").fetchone()
+        rejected_rows = con.execute("SELECT count(*) FROM recon.rejected_lines").fetchone()[0]
+    finally:
+        con.close()
+    published = {("recon", t, "BASE TABLE") for t in (*PUBLISHED_TABLES, "runs", "outcome_changes")}
+    lines_views = {("recon", "order_lines", "VIEW"), ("recon", "callback_lines", "VIEW")}
+    landed_tables = {("landing", "orders", "BASE TABLE"), ("landing", "callbacks", "BASE TABLE")}
+    assert objects == published | lines_views | landed_tables
+    assert lines + callbacks == landed and rejected_rows == rejected and landed + rejected == read
 
 
 def test_publish_removes_staging_files_left_by_a_killed_run(built, tmp_path) -> None:

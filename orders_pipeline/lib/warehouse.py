@@ -6,8 +6,8 @@ happens, and must never see half a run. So:
 
 * every step of a run writes into the *work database* (``<stem>.work.duckdb`` beside the
   warehouse), which only the pipeline opens;
-* the last step copies the ``recon`` tables into a brand-new file and atomically renames it
-  over the warehouse (``os.replace``). A reader that had the old file open keeps reading the
+* the last step copies the work database file, trims the copy to the published tables (see
+  :func:`publish`) and atomically renames it over the warehouse (``os.replace``). A reader that had the old file open keeps reading the
   old, complete snapshot (its open file is never modified); the next connection sees the
   new one. A run that fails or is killed before the rename leaves the warehouse untouched.
 
@@ -49,7 +49,8 @@ PUBLISHED_TABLES = (
     "quality_alerts",
 )
 
-# The landed lines, published for support ("where is my order?") and ad-hoc analysis.
+# The landed lines, published for support ("where is my order?") and ad-hoc analysis: the
+# snapshot keeps the landing tables and shows them as these views of ``recon``.
 PUBLISHED_LINES = {"order_lines": "landing.orders", "callback_lines": "landing.callbacks"}
 
 RUNS_DDL = """
@@ -201,12 +202,12 @@ def read_table(con: duckdb.DuckDBPyConnection, table: str, where: str = "") -> p
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str, database: str | None = None) -> bool:
-    """Whether ``schema.name`` exists (in ``database`` when given)."""
+    """Whether the table or view ``schema.name`` exists (in ``database`` when given)."""
     schema, name = table.split(".")
-    query = "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?"
+    query = "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
     params: list[Any] = [schema, name]
     if database:
-        query += " AND database_name = ?"
+        query += " AND table_catalog = ?"
         params.append(database)
     row = fetch_first(con, query, params)
     return bool(row and row[0])
@@ -224,7 +225,13 @@ def record_as_of(con: duckdb.DuckDBPyConnection, run_id: str, as_of: Any) -> Non
 
 
 def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str, Any]) -> dict[str, Any]:
-    """Copy this run's ``recon`` tables plus carried-forward history into a new snapshot, then swap it in.
+    """Turn a copy of the work database into the new snapshot, then swap it in.
+
+    The work database is checkpointed and copied whole (a file copy: no row is decoded or
+    compressed again, where copying table by table re-encoded every landed line), and the copy
+    is trimmed to what is published: the ``recon`` tables, and the landed lines, which stay in
+    its ``landing`` schema behind the views ``recon.order_lines`` and ``recon.callback_lines``.
+    Bookkeeping (the manifest, the run log) is dropped from the copy.
 
     ``run`` is this run's row of ``recon.runs`` (see :data:`RUNS_DDL`). ``outcome_changes`` gains
     one row per order whose outcome differs from the previously published snapshot's.
@@ -237,13 +244,11 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str,
         leftover.unlink(missing_ok=True)
     staging = warehouse.path.with_name(f"{warehouse.path.name}.publishing-{os.getpid()}")
     previous = warehouse.path if warehouse.path.exists() else None
+    con.execute("CHECKPOINT")
+    shutil.copyfile(warehouse.work_path, staging)
     con.execute(f"ATTACH '{staging}' AS snapshot")
     try:
-        con.execute("CREATE SCHEMA snapshot.recon")
-        for table in PUBLISHED_TABLES:
-            con.execute(f"CREATE TABLE snapshot.recon.{table} AS SELECT * FROM recon.{table}")
-        for table, source in PUBLISHED_LINES.items():
-            con.execute(f"CREATE TABLE snapshot.recon.{table} AS SELECT * FROM {source}")
+        _trim_to_published(con)
         con.execute(RUNS_DDL.format(db="snapshot."))
         con.execute(OUTCOME_CHANGES_DDL.format(db="snapshot."))
         if previous is not None:
@@ -269,6 +274,22 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str,
     os.replace(staging, warehouse.path)
     _fsync(warehouse.path.parent)
     return run
+
+
+def _trim_to_published(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop from the ``snapshot`` copy everything but the published tables; add the landed-lines views."""
+    keep = {(RECON, table) for table in PUBLISHED_TABLES} | {
+        tuple(source.split(".")) for source in PUBLISHED_LINES.values()
+    }
+    for kind, schema, name in con.execute(
+        "SELECT 'VIEW', schema_name, view_name FROM duckdb_views() WHERE database_name = 'snapshot' AND NOT internal "
+        "UNION ALL SELECT 'TABLE', schema_name, table_name FROM duckdb_tables() WHERE database_name = 'snapshot'"
+    ).fetchall():
+        if (schema, name) not in keep:
+            con.execute(f'DROP {kind} snapshot."{schema}"."{name}"')
+    con.execute(f"DROP SCHEMA IF EXISTS snapshot.{RUN_LOG}")
+    for view, source in PUBLISHED_LINES.items():
+        con.execute(f"CREATE VIEW snapshot.recon.{view} AS SELECT * FROM snapshot.{source}")
 
 
 def _carry_history_forward(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
