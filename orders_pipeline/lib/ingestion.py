@@ -342,9 +342,14 @@ class DuckDBSink:
         columns = ", ".join(_quote(name) for name in TABLE_SCHEMAS[table])
         arrow = pl.concat(frames, how="vertical").to_arrow(compat_level=pl.CompatLevel.oldest())
         self.con.register("__ingest_frame", arrow)
+        # Landed rows carry their own order (file, line_number, read_order). Without this, every
+        # insert after a table's first left row groups that the next checkpoint rewrote: 2.8 s of
+        # a 21 s ingest at 2M orders, and a work database 1.6x bigger.
+        self.con.execute("SET preserve_insertion_order = false")
         try:
             self.con.execute(f"INSERT INTO {self.table_name(table)} ({columns}) SELECT {columns} FROM __ingest_frame")
         finally:
+            self.con.execute("RESET preserve_insertion_order")
             self.con.unregister("__ingest_frame")
 
 
