@@ -348,3 +348,31 @@ def test_typed_lines_check_counts_each_kind_of_bad_landed_line() -> None:
         "callback_lines_with_negative_amount": 0,
         "callback_lines_with_unknown_currency": 0,
     }
+
+
+def test_outcome_structure_check_counts_each_key_problem() -> None:
+    """Duplicates, orders without outcome and outcomes without an existing order are each counted."""
+    from orders_pipeline.lib.structural_checks import one_outcome_per_order
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA landing")
+    con.execute("CREATE SCHEMA recon")
+    con.execute(
+        "CREATE TABLE landing.orders AS SELECT * FROM (VALUES "
+        "('o1', TIMESTAMPTZ '2026-11-20 09:00:00+00'), ('o1', TIMESTAMPTZ '2026-11-20 09:30:00+00'), "
+        "('o2', TIMESTAMPTZ '2026-11-20 09:00:00+00'), ('o3', TIMESTAMPTZ '2026-11-20 13:00:00+00'), "
+        "('o5', TIMESTAMPTZ '2026-11-20 08:00:00+00')) AS t(order_id, created_at)"
+    )
+    # o1 twice (one order, two rows), o2 none, o3 exists only after the as-of, o4 never logged.
+    con.execute(
+        "CREATE TABLE recon.order_outcomes AS SELECT order_id, 'm1' AS merchant_id, 'stripe' AS provider, "
+        "'USD' AS currency, TIMESTAMPTZ '2026-11-20 09:00:00+00' AS created_at, 'pending' AS outcome, "
+        "'none' AS action, []::VARCHAR[] AS flags, 100::BIGINT AS amount_minor, "
+        "NULL::BIGINT AS callback_amount_minor, TIMESTAMPTZ '2026-11-20 12:00:00+00' AS as_of "
+        "FROM (VALUES ('o1'), ('o1'), ('o3'), ('o4'), ('o5')) AS t(order_id)"
+    )
+    evidence = one_outcome_per_order(con, datetime(2026, 11, 20, 12, tzinfo=UTC))
+    assert not evidence.passed
+    assert {k: v for k, v in evidence.observed.items() if v} == {
+        "duplicate_order_ids": 1, "orders_without_outcome": 1, "outcomes_without_order": 2
+    }

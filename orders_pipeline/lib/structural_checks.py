@@ -115,19 +115,28 @@ def one_outcome_per_order(con: duckdb.DuckDBPyConnection, as_of: Any) -> CheckEv
     violations = con.sql(
         f"""
         WITH evaluation AS (SELECT $as_of::TIMESTAMPTZ AS as_of),
-        existing AS (
-            SELECT DISTINCT order_id FROM landing.orders, evaluation
-            WHERE created_at <= evaluation.as_of
+        -- Per order id: its existing lines and its outcome rows, in one group-by over both
+        -- (two anti-joins and two distincts cost four times as much at 10M orders).
+        keyed AS (
+            SELECT order_id, count(*) FILTER (WHERE side = 0) AS lines, count(*) FILTER (WHERE side = 1) AS outcomes
+            FROM (SELECT order_id, 0 AS side FROM landing.orders, evaluation WHERE created_at <= evaluation.as_of
+                  UNION ALL SELECT order_id, 1 AS side FROM recon.order_outcomes)
+            GROUP BY order_id
         ),
-        keyed AS (SELECT order_id, count(*) AS n FROM recon.order_outcomes GROUP BY order_id)
+        key_counts AS (
+            SELECT count(*) FILTER (WHERE outcomes > 1) AS duplicate_order_ids,
+                   count(*) FILTER (WHERE outcomes = 0) AS orders_without_outcome,
+                   count(*) FILTER (WHERE lines = 0) AS outcomes_without_order
+            FROM keyed
+        )
         SELECT
-            (SELECT count(*) FROM keyed WHERE n > 1) AS duplicate_order_ids,
+            (SELECT duplicate_order_ids FROM key_counts) AS duplicate_order_ids,
             (SELECT count(*) FROM recon.order_outcomes
               WHERE order_id IS NULL OR merchant_id IS NULL OR provider IS NULL OR currency IS NULL
                  OR created_at IS NULL OR outcome IS NULL OR action IS NULL OR flags IS NULL
                  OR amount_minor IS NULL OR as_of IS NULL) AS null_keys,
-            (SELECT count(*) FROM existing ANTI JOIN keyed USING (order_id)) AS orders_without_outcome,
-            (SELECT count(*) FROM keyed ANTI JOIN existing USING (order_id)) AS outcomes_without_order,
+            (SELECT orders_without_outcome FROM key_counts) AS orders_without_outcome,
+            (SELECT outcomes_without_order FROM key_counts) AS outcomes_without_order,
             (SELECT count(*) FROM recon.order_outcomes
               WHERE NOT list_contains({_sql_list(OUTCOMES)}, outcome)) AS unknown_outcomes,
             (SELECT count(*) FROM recon.order_outcomes
