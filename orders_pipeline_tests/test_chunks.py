@@ -1,11 +1,14 @@
-"""pack_groups: chunks of whole groups under a row limit."""
+"""pack_groups: chunks of whole groups under a row limit; computed_ahead: results one step ahead."""
 
 from __future__ import annotations
 
+import threading
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orders_pipeline.lib.chunks import pack_groups
+from orders_pipeline.lib.chunks import computed_ahead, pack_groups
 
 
 def test_groups_fill_chunks_in_order_and_a_big_group_stands_alone() -> None:
@@ -25,3 +28,31 @@ def test_every_group_lands_in_exactly_one_chunk_within_the_limit(counts: list[in
     for chunk in chunks:
         rows = sum(counts[key] for key in chunk)
         assert rows <= limit or len(chunk) == 1
+
+
+def test_computed_ahead_yields_every_result_in_order_and_runs_one_ahead() -> None:
+    second_started = threading.Event()
+
+    def square(x: int) -> int:
+        if x == 1:
+            second_started.set()
+        return x * x
+
+    results = computed_ahead(square, range(5))
+    assert next(results) == 0
+    # The second is being computed while the first is consumed, without being asked for.
+    assert second_started.wait(timeout=10)
+    assert list(results) == [1, 4, 9, 16]
+    assert list(computed_ahead(square, [])) == []
+
+
+def test_computed_ahead_raises_where_the_failing_result_would_be() -> None:
+    def fail_on_two(x: int) -> int:
+        if x == 2:
+            raise ValueError("two")
+        return x
+
+    results = computed_ahead(fail_on_two, range(4))
+    assert [next(results), next(results)] == [0, 1]
+    with pytest.raises(ValueError, match="two"):
+        next(results)

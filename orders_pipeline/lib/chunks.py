@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 # Rows per chunk for the group-wise steps (log gaps per source, outages per provider).
 CHUNK_ROWS = 25_000_000
@@ -25,3 +30,22 @@ def pack_groups(sizes: Iterable[tuple[Hashable, int]], limit: int | None = None)
         chunks[-1].append(key)
         rows += size
     return chunks
+
+
+def computed_ahead(function: Callable[[Item], Result], items: Iterable[Item]) -> Iterator[Result]:
+    """``function(item)`` for each item in order, the next one computed in a worker thread meanwhile.
+
+    While the caller consumes one result (say DuckDB inserting a batch of outcomes), the next
+    is being computed (Polars classifying the next batch): both engines release the GIL, so
+    the two overlap, with at most two results in memory. An exception is raised where its
+    result would have been yielded.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ahead") as pool:
+        pending: Future[Result] | None = None
+        for item in items:
+            upcoming = pool.submit(function, item)
+            if pending is not None:
+                yield pending.result()
+            pending = upcoming
+        if pending is not None:
+            yield pending.result()

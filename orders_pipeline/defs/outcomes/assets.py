@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from orders_pipeline.defs.partitions import order_days, requested_days
 from orders_pipeline.defs.resources import ReconciliationResource, stage
+from orders_pipeline.lib.chunks import computed_ahead
 from orders_pipeline.lib.outcomes import CLASSIFY_CALLBACK_COLUMNS, CLASSIFY_ORDER_COLUMNS, classify_orders
 from orders_pipeline.lib.landing import ranked_lines_sql
 from orders_pipeline.lib.order_days import (
@@ -52,14 +53,19 @@ def order_outcomes(context: dg.AssetExecutionContext, reconciliation: Reconcilia
         counts: Counter[str] = Counter()
         exceptions = 0
 
+        def classify_batch(batch: int) -> tuple[pa.Table, dict[str, int], int]:
+            orders, callbacks = (read_batch(scratch / kind, batch, columns) for kind, columns in inputs.items())
+            outcomes = classify_orders(orders, callbacks, as_of, settings).collect()
+            counts = dict(outcomes["outcome"].value_counts().iter_rows())
+            return outcomes.to_arrow(), counts, int((outcomes["action"] != "none").sum())
+
         def classified_batches() -> Iterator[pa.Table]:
             nonlocal exceptions
-            for batch in range(batches):
-                orders, callbacks = (read_batch(scratch / kind, batch, columns) for kind, columns in inputs.items())
-                outcomes = classify_orders(orders, callbacks, as_of, settings).collect()
-                counts.update(dict(outcomes["outcome"].value_counts().iter_rows()))
-                exceptions += int((outcomes["action"] != "none").sum())
-                yield outcomes.to_arrow()
+            # The next batch is classified while DuckDB writes this one.
+            for outcomes, batch_counts, batch_exceptions in computed_ahead(classify_batch, range(batches)):
+                counts.update(batch_counts)
+                exceptions += batch_exceptions
+                yield outcomes
 
         replace_days(con, days, classified_batches())
     return dg.MaterializeResult(
