@@ -62,7 +62,7 @@ Fields
   read from the line itself (DuckDB would round it through a double), exponent notation is
   allowed for numbers (``1.25e2`` is 125). Negative values, other text, booleans, objects,
   values with more significant decimals than the currency's exponent, and values that do not
-  fit int64 minor units (or have more than 14 integer digits, ``money.amount_minor_expr``) are
+  fit int64 minor units (or have more than 14 integer digits, ``money.minor_units_expr``) are
   ``bad_amount``. ``-0`` as a JSON number is zero; a string with a sign is never a plain decimal.
 * Callbacks: ``amount`` and ``currency`` are required for ``success`` and ``reversed``. For
   ``failed``/``pending`` they are optional, but when one of them is present the other one is
@@ -143,7 +143,7 @@ import pyarrow as pa
 
 from orders_pipeline.lib import schema
 from orders_pipeline.lib.config import Settings
-from orders_pipeline.lib.money import amount_minor_expr, currency_exponent_expr
+from orders_pipeline.lib.money import currency_exponent_expr, minor_units_expr, significant_decimal_expr
 
 __all__ = [
     "DuckDBSink",
@@ -887,8 +887,13 @@ class _Engine:
                     "amount_shape_ok"
                 ),
                 currency_exponent_expr(pl.col("currency_norm")).alias("exponent"),
+                significant_decimal_expr(pl.col("amount_text")).alias("amount_significant"),
             )
-            .with_columns(amount_minor_expr(pl.col("amount_text"), pl.col("exponent")).alias("amount_minor"))
+            .with_columns(
+                pl.when(pl.col("amount_shape_ok"))
+                .then(minor_units_expr(pl.col("amount_significant"), pl.col("exponent")))
+                .alias("amount_minor")
+            )
         )
         checks = self._checks()
         code = pl.coalesce(

@@ -49,26 +49,49 @@ def currency_exponent_expr(currency: pl.Expr) -> pl.Expr:
 def amount_minor_expr(amount: pl.Expr, exponent: pl.Expr) -> pl.Expr:
     """Convert plain decimal strings to int64 minor units; null where the value is not allowed.
 
-    ``amount`` holds the amount as text (a JSON number's exact literal or a string, trimmed);
-    null is returned for anything that is not a plain non-negative decimal, has more
-    significant decimals than ``exponent`` allows, or overflows int64.
+    ``amount`` holds the amount as text (a JSON number's exact literal or a string); null is
+    returned for anything that is not a plain non-negative decimal, has more significant
+    decimals than ``exponent`` allows, or overflows int64. The text is first reduced to its
+    significant digits (:func:`significant_decimal_expr`); callers converting millions of
+    values should compute that once into a column and use :func:`minor_units_expr` on it,
+    since Polars evaluates a repeated sub-expression again at each use.
+    """
+    return pl.when(amount.str.strip_chars().str.contains(PLAIN_DECIMAL)).then(
+        minor_units_expr(significant_decimal_expr(amount), exponent)
+    )
+
+
+def significant_decimal_expr(amount: pl.Expr) -> pl.Expr:
+    """A plain decimal's significant form: no blanks, leading or trailing zeros (``"012.50"`` -> ``"12.5"``).
+
+    Zero becomes ``""`` and a value below one starts with the point (``"0.5"`` -> ``".5"``).
+    Meaningless for text that is not a plain decimal (check :data:`PLAIN_DECIMAL` first).
     """
     text = amount.str.strip_chars()
-    valid_shape = text.str.contains(PLAIN_DECIMAL)
-    integer_part = text.str.extract(r"^(\d+)", 1).str.strip_chars_start("0")
-    fraction = text.str.extract(r"\.(\d+)$", 1).fill_null("").str.strip_chars_end("0")
-    fits = (fraction.str.len_chars() <= exponent.cast(pl.UInt32)) & (
-        integer_part.str.len_chars() <= _MAX_INTEGER_DIGITS
+    without_trailing_zeros = (
+        pl.when(text.str.contains(".", literal=True))
+        .then(text.str.strip_chars_end("0").str.strip_chars_end("."))
+        .otherwise(text)
     )
-    padded_fraction = fraction.str.pad_end(exponent.cast(pl.Int64).clip(0, 4), "0")
-    integer_value = pl.when(integer_part == "").then(pl.lit(0, pl.Int64)).otherwise(
-        integer_part.cast(pl.Int64, strict=False)
-    )
-    fraction_value = pl.when(padded_fraction == "").then(pl.lit(0, pl.Int64)).otherwise(
-        padded_fraction.cast(pl.Int64, strict=False)
-    )
-    scale = pl.lit(10, pl.Int64).pow(exponent.cast(pl.Int64))
-    return pl.when(valid_shape & fits & exponent.is_not_null()).then(integer_value * scale + fraction_value)
+    return without_trailing_zeros.str.strip_chars_start("0")
+
+
+def minor_units_expr(significant: pl.Expr, exponent: pl.Expr) -> pl.Expr:
+    """Minor units of a :func:`significant_decimal_expr` value in a currency of ``exponent``; null if not allowed.
+
+    Not allowed: more decimals than the exponent (``"1.234"`` USD), more than
+    ``_MAX_INTEGER_DIGITS`` integer digits (the value could overflow int64), an unknown
+    currency (null exponent).
+    """
+    point = significant.str.find(".", literal=True)
+    length = significant.str.len_bytes()
+    integer_digits = point.fill_null(length)
+    decimals = (length - point - 1).fill_null(0)
+    digits = significant.str.replace(".", "", literal=True)
+    value = pl.when(digits == "").then(pl.lit(0, pl.Int64)).otherwise(digits.cast(pl.Int64, strict=False))
+    scale = pl.lit(10, pl.Int64).pow((exponent.cast(pl.Int64) - decimals).clip(0, 4))
+    fits = (decimals <= exponent.cast(pl.Int64)) & (integer_digits <= _MAX_INTEGER_DIGITS)
+    return pl.when(fits).then(value * scale)
 
 
 def to_minor_units(amount: str | int | Decimal, currency: str) -> int:
