@@ -797,7 +797,7 @@ class _Engine:
     def _timestamp(self, name: str) -> pl.Expr:
         """Build the UTC instant of a timestamp field; null when its text is not a valid timestamp."""
         text = pl.col("t_" + name)
-        ts = pl.when(text.str.contains(_TS_RE)).then(pl.col("ts_" + name).cast(schema.TIMESTAMP))
+        ts = pl.col("ts_" + name).cast(schema.TIMESTAMP)
         if self.timezone not in _UTC_NAMES:
             local = (
                 ts.dt.replace_time_zone(None)
@@ -805,8 +805,9 @@ class _Engine:
                 .dt.convert_time_zone("UTC")
             )
             ts = pl.when(text.str.contains(_TS_OFFSET_RE)).then(ts).otherwise(local)
-        # Instants that Python's datetime cannot hold (year 0, year 10000 after an offset).
-        return pl.when(ts.is_between(_MIN_INSTANT, _MAX_INSTANT)).then(ts)
+        # The exact shape, and instants that Python's datetime can hold (not year 0, nor year
+        # 10000 after an offset). One condition: Polars would evaluate a repeated regex twice.
+        return pl.when(text.str.contains(_TS_RE) & ts.is_between(_MIN_INSTANT, _MAX_INSTANT)).then(ts)
 
     def _checks(self) -> list[tuple[pl.Expr, str]]:
         """(condition, reason) in precedence order: the first true condition is the reason."""
