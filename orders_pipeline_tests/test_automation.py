@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -173,3 +174,28 @@ def test_sensor_ignores_hidden_partial_uploads(tmp_path) -> None:
     write_jsonl(tmp_path / "orders" / "notes.txt", ["not a log"])
     data = _tick(resource, None)
     assert data.run_requests == []
+
+
+def test_sensor_requests_a_run_when_a_file_is_removed(tmp_path) -> None:
+    """A removed file's lines must leave the published tables, so its removal triggers a run."""
+    resource = _resource(tmp_path)
+    write_jsonl(tmp_path / "orders" / "a.jsonl", [ORDER])
+    first = _tick(resource, None)
+    later = write_jsonl(tmp_path / "orders" / "b.jsonl", [ORDER])
+    second = _tick(resource, first.cursor)
+    later.unlink()
+    third = _tick(resource, second.cursor)
+    assert len(third.run_requests) == 1
+    assert third.run_requests[0].tags["orders_pipeline/removed_files"] == "1"
+    # Back to the first state: still a run of its own, with a run key Dagster has not seen.
+    keys = {first.run_requests[0].run_key, second.run_requests[0].run_key, third.run_requests[0].run_key}
+    assert len(keys) == 3
+    assert _tick(resource, third.cursor).run_requests == []
+
+
+def test_sensor_reads_a_cursor_of_the_older_format(tmp_path) -> None:
+    """Cursors saved before the request count was kept hold the files alone."""
+    resource = _resource(tmp_path)
+    write_jsonl(tmp_path / "orders" / "a.jsonl", [ORDER])
+    files = json.loads(_tick(resource, None).cursor)["files"]
+    assert _tick(resource, json.dumps(files)).run_requests == []

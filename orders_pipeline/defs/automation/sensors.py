@@ -1,4 +1,4 @@
-"""Start a run when new log files land in the landing folders."""
+"""Start a run when log files land in, change in or leave the landing folders."""
 
 
 import hashlib
@@ -31,20 +31,37 @@ def landing_fingerprint(reconciliation: ReconciliationResource) -> dict[str, lis
 
 @dg.sensor(job=reconcile_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
 def new_log_files_sensor(context: dg.SensorEvaluationContext, reconciliation: ReconciliationResource):
-    """Requests a reconcile run when a log file appears or changes in the landing folders.
+    """Requests a reconcile run when a log file appears, changes or disappears in the landing folders.
 
-    The cursor holds the fingerprint of the files seen at the last request, so each new
-    delivery triggers exactly one run (its run key is the fingerprint's digest).
+    The cursor holds the fingerprint of the files seen at the last request and how many
+    requests were made, so each change of the landing folders triggers exactly one run: its run
+    key is the request number with the fingerprint's digest, so a folder that goes back to an
+    earlier state (a file removed again) still gets its run.
     """
     current = landing_fingerprint(reconciliation)
-    previous = json.loads(context.cursor) if context.cursor else {}
+    previous, requests = _read_cursor(context.cursor)
     changed = sorted(name for name, stamp in current.items() if previous.get(name) != stamp)
-    if not changed:
-        return dg.SkipReason("no new or changed log files in the landing folders")
+    removed = sorted(set(previous) - set(current))
+    if not changed and not removed:
+        return dg.SkipReason("no new, changed or removed log files in the landing folders")
     digest = hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
-    context.update_cursor(json.dumps(current, sort_keys=True))
+    context.update_cursor(json.dumps({"files": current, "requests": requests + 1}, sort_keys=True))
     first, last = live_window(datetime.now(UTC), reconciliation.settings())
     return dg.RunRequest(
-        run_key=f"landing-{digest}",
-        tags={**range_tags(partition_range(first, last)), "orders_pipeline/new_files": str(len(changed))},
+        run_key=f"landing-{requests + 1}-{digest}",
+        tags={
+            **range_tags(partition_range(first, last)),
+            "orders_pipeline/new_files": str(len(changed)),
+            "orders_pipeline/removed_files": str(len(removed)),
+        },
     )
+
+
+def _read_cursor(cursor: str | None) -> tuple[dict[str, list[int]], int]:
+    """The files and the request count a cursor holds (an older cursor held the files alone)."""
+    if not cursor:
+        return {}, 0
+    saved = json.loads(cursor)
+    if "files" in saved and "requests" in saved:
+        return saved["files"], int(saved["requests"])
+    return saved, 0
