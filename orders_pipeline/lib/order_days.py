@@ -25,11 +25,14 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from orders_pipeline.lib import schema
 from orders_pipeline.lib.config import Settings
 from orders_pipeline.lib.landing import TOUCHED, UNEVALUATED, ensure_landing_tables
-from orders_pipeline.lib.warehouse import table_exists, transaction
+from orders_pipeline.lib.warehouse import replace_table, table_exists, transaction
 
 OUTCOMES_TABLE = "recon.order_outcomes"
+# Where a full evaluation builds the next outcomes table before swapping it in.
+OUTCOMES_NEXT = "recon.order_outcomes_next"
 
 
 def longest_retry_horizon(settings: Settings) -> timedelta:
@@ -140,30 +143,57 @@ def read_batch(folder: Path, batch: int, columns: dict[str, pl.DataType]) -> pl.
 
 
 def replace_days(con: duckdb.DuckDBPyConnection, days: list[date] | None, batches: Iterable[pa.Table]) -> None:
-    """Replace the outcomes of ``days`` (all days when ``None``) with the rows of ``batches``, in one transaction.
+    """Replace the outcomes of ``days`` (all days when ``None``) with the rows of ``batches``.
 
     Each batch holds whole orders (see :func:`write_batches`) and is written as it comes, so
-    only one batch is in memory at a time; readers of the work database see the old outcomes
-    until every batch is in. An order whose canonical day moved out of ``days`` (an earlier
-    line arrived) loses its old row too: no order ever has two.
+    only one batch is in memory at a time. Either every batch is in or none is: a run killed
+    midway leaves the old outcomes, and the lines they do not account for yet, as they were.
+    An order whose canonical day moved out of ``days`` (an earlier line arrived) loses its old
+    row too: no order ever has two.
     """
-    fresh = days is None or not table_exists(con, OUTCOMES_TABLE)
     ensure_landing_tables(con)
+    if days is None or not table_exists(con, OUTCOMES_TABLE):
+        _replace_all(con, batches)
+        return
     with transaction(con):
-        if not fresh:
-            con.execute(f"DELETE FROM {OUTCOMES_TABLE} WHERE created_at::DATE IN (SELECT unnest($days::DATE[]))",
-                        {"days": days})
-        # What these outcomes now account for: lines landed or removed since the last evaluation.
-        for table in (UNEVALUATED, TOUCHED):
-            con.execute(f"DELETE FROM {table}")
-        for number, batch in enumerate(batches):
+        con.execute(f"DELETE FROM {OUTCOMES_TABLE} WHERE created_at::DATE IN (SELECT unnest($days::DATE[]))",
+                    {"days": days})
+        _clear_pending(con)
+        for batch in batches:
             con.register("_outcome_batch", batch)
             try:
-                if fresh and number == 0:
-                    con.execute(f"CREATE OR REPLACE TABLE {OUTCOMES_TABLE} AS SELECT * FROM _outcome_batch")
-                    continue
-                if not fresh:
-                    con.execute(f"DELETE FROM {OUTCOMES_TABLE} WHERE order_id IN (SELECT order_id FROM _outcome_batch)")
+                con.execute(f"DELETE FROM {OUTCOMES_TABLE} WHERE order_id IN (SELECT order_id FROM _outcome_batch)")
                 con.execute(f"INSERT INTO {OUTCOMES_TABLE} SELECT * FROM _outcome_batch")
             finally:
                 con.unregister("_outcome_batch")
+
+
+def _replace_all(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.Table]) -> None:
+    """Every order evaluated: build the new table a committed batch at a time, then swap it in.
+
+    DuckDB keeps what a transaction wrote in memory until it commits: one transaction over 50M
+    outcome rows held 10 GB. A run killed while building leaves a half-built next table, which
+    the next run drops.
+    """
+    con.execute(f"DROP TABLE IF EXISTS {OUTCOMES_NEXT}")
+    created = False
+    for batch in batches:
+        con.register("_outcome_batch", batch)
+        try:
+            verb = f"INSERT INTO {OUTCOMES_NEXT}" if created else f"CREATE TABLE {OUTCOMES_NEXT} AS"
+            con.execute(f"{verb} SELECT * FROM _outcome_batch")
+            created = True
+        finally:
+            con.unregister("_outcome_batch")
+    if not created:
+        replace_table(con, OUTCOMES_NEXT, schema.empty_frame(schema.ORDER_OUTCOME_SCHEMA))
+    with transaction(con):
+        con.execute(f"DROP TABLE IF EXISTS {OUTCOMES_TABLE}")
+        con.execute(f"ALTER TABLE {OUTCOMES_NEXT} RENAME TO {OUTCOMES_TABLE.split('.')[1]}")
+        _clear_pending(con)
+
+
+def _clear_pending(con: duckdb.DuckDBPyConnection) -> None:
+    """What the new outcomes account for: lines landed or removed since the last evaluation."""
+    for table in (UNEVALUATED, TOUCHED):
+        con.execute(f"DELETE FROM {table}")
