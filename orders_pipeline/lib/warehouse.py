@@ -245,6 +245,9 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str,
     staging = warehouse.path.with_name(f"{warehouse.path.name}.publishing-{os.getpid()}")
     previous = warehouse.path if warehouse.path.exists() else None
     con.execute("CHECKPOINT")
+    wal = warehouse.work_path.with_name(warehouse.work_path.name + ".wal")
+    if wal.exists() and wal.stat().st_size > 0:  # the file alone would then miss changes
+        raise WarehouseError(f"the work database {warehouse.work_path} could not be checkpointed; nothing was published")
     shutil.copyfile(warehouse.work_path, staging)
     con.execute(f"ATTACH '{staging}' AS snapshot")
     try:
