@@ -130,13 +130,13 @@ def one_outcome_per_order(con: duckdb.DuckDBPyConnection, as_of: Any) -> CheckEv
             FROM keyed
         )
         SELECT
-            (SELECT duplicate_order_ids FROM key_counts) AS duplicate_order_ids,
+            key_counts.duplicate_order_ids,
             (SELECT count(*) FROM recon.order_outcomes
               WHERE order_id IS NULL OR merchant_id IS NULL OR provider IS NULL OR currency IS NULL
                  OR created_at IS NULL OR outcome IS NULL OR action IS NULL OR flags IS NULL
                  OR amount_minor IS NULL OR as_of IS NULL) AS null_keys,
-            (SELECT orders_without_outcome FROM key_counts) AS orders_without_outcome,
-            (SELECT outcomes_without_order FROM key_counts) AS outcomes_without_order,
+            key_counts.orders_without_outcome,
+            key_counts.outcomes_without_order,
             (SELECT count(*) FROM recon.order_outcomes
               WHERE NOT list_contains({_sql_list(OUTCOMES)}, outcome)) AS unknown_outcomes,
             (SELECT count(*) FROM recon.order_outcomes
@@ -151,6 +151,7 @@ def one_outcome_per_order(con: duckdb.DuckDBPyConnection, as_of: Any) -> CheckEv
               WHERE amount_minor < 0 OR callback_amount_minor < 0) AS negative_amounts,
             (SELECT count(*) FROM recon.order_outcomes, evaluation
               WHERE order_outcomes.as_of > evaluation.as_of) AS evaluated_after_run_as_of
+        FROM key_counts
         """,
         params={"as_of": as_of},
     ).pl()

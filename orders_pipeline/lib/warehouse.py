@@ -7,9 +7,10 @@ happens, and must never see half a run. So:
 * every step of a run writes into the *work database* (``<stem>.work.duckdb`` beside the
   warehouse), which only the pipeline opens;
 * the last step copies the work database file, trims the copy to the published tables (see
-  :func:`publish`) and atomically renames it over the warehouse (``os.replace``). A reader that had the old file open keeps reading the
-  old, complete snapshot (its open file is never modified); the next connection sees the
-  new one. A run that fails or is killed before the rename leaves the warehouse untouched.
+  :func:`publish`) and atomically renames it over the warehouse (``os.replace``). A reader
+  that had the old file open keeps reading the old, complete snapshot (its open file is never
+  modified); the next connection sees the new one. A run that fails or is killed before the
+  rename leaves the warehouse untouched.
 
 History that must survive runs (``runs``, ``outcome_changes``) is carried forward from the
 previously published snapshot, which is the source of truth for what finance has seen.
