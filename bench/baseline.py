@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from orders_pipeline.lib.config import DEFAULT_PROFILES
-from orders_pipeline.lib.money import CURRENCY_EXPONENTS
+from orders_pipeline.lib.common.config import DEFAULT_PROFILES
+from orders_pipeline.lib.common.money import CURRENCY_EXPONENTS
 
 ORDER_FIELDS = ("order_id", "merchant_id", "provider", "amount", "currency", "created_at", "seq")
 CALLBACK_FIELDS = (

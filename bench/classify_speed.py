@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 import numpy as np
 import polars as pl
 
-from orders_pipeline.lib import schema
-from orders_pipeline.lib.config import Settings
-from orders_pipeline.lib.outcomes import classify_orders
-from orders_pipeline.lib.reconciliation import daily_summary
+from orders_pipeline.lib.common.config import Settings
+from orders_pipeline.lib.common.time import TIMESTAMP
+from orders_pipeline.lib.finance_tables.summary import daily_summary
+from orders_pipeline.lib.outcomes.rules import classify_orders
+from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, ORDER_LINES
 
 PROVIDERS = np.array(["stripe", "adyen", "alipay", "wechatpay", "paypal", "pgsoft"])
 CURRENCIES = np.array(["USD", "JPY", "KWD", "EUR", "CNY"])
@@ -42,7 +43,7 @@ def synthetic(n_orders: int, n_callbacks: int, seed: int = 7) -> tuple[pl.LazyFr
             "provider": PROVIDERS[rng.integers(0, len(PROVIDERS), n_lines)],
             "amount_minor": rng.integers(0, 1_000_000, n_lines),
             "currency": CURRENCIES[rng.integers(0, len(CURRENCIES), n_lines)],
-            "created_at": pl.Series(created).cast(schema.TIMESTAMP),
+            "created_at": pl.Series(created).cast(TIMESTAMP),
             "customer_id": None,
             "request_id": None,
             "source": "app-1",
@@ -51,7 +52,7 @@ def synthetic(n_orders: int, n_callbacks: int, seed: int = 7) -> tuple[pl.LazyFr
             "line_number": np.arange(n_lines) + 1,
             "read_order": np.arange(n_lines),
         }
-    ).cast(schema.ORDER_LINE_SCHEMA)
+    ).cast(ORDER_LINES.polars_schema())
 
     # Callbacks: mostly one per order, a few re-deliveries (same callback_id) and orphans.
     target = rng.integers(0, int(n_orders * 1.02), n_callbacks)  # ~2% orphans
@@ -69,8 +70,8 @@ def synthetic(n_orders: int, n_callbacks: int, seed: int = 7) -> tuple[pl.LazyFr
             "status": status,
             "amount_minor": np.where(rng.random(n_callbacks) < 0.99, order_amount, order_amount + 1),
             "currency": order_currency,
-            "received_at": pl.Series(received).cast(schema.TIMESTAMP),
-            "event_time": pl.Series(received - rng.integers(0, 5_000_000, n_callbacks)).cast(schema.TIMESTAMP),
+            "received_at": pl.Series(received).cast(TIMESTAMP),
+            "event_time": pl.Series(received - rng.integers(0, 5_000_000, n_callbacks)).cast(TIMESTAMP),
             "callback_id": pl.Series(cb_ids).cast(pl.String),
             "provider_txn_id": None,
             "source": "hook-1",
@@ -79,7 +80,7 @@ def synthetic(n_orders: int, n_callbacks: int, seed: int = 7) -> tuple[pl.LazyFr
             "line_number": np.arange(n_callbacks) + 1,
             "read_order": np.arange(n_callbacks),
         }
-    ).cast(schema.CALLBACK_LINE_SCHEMA)
+    ).cast(CALLBACK_LINES.polars_schema())
     return orders.lazy(), callbacks.lazy()
 
 

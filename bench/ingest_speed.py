@@ -21,8 +21,10 @@ from pathlib import Path
 
 import duckdb
 
-from orders_pipeline.lib.config import Settings
-from orders_pipeline.lib.ingestion import DuckDBSink, MemorySink, discover_files, ingest
+from orders_pipeline.lib.common.config import Settings
+from orders_pipeline.lib.inputs.discovery import discover_files
+from orders_pipeline.lib.inputs.ingest import ingest_file
+from orders_pipeline.lib.inputs.sinks import DuckDBSink, MemorySink
 
 PROVIDERS = ("stripe", "adyen", "alipay", "wechatpay", "paypal")
 CURRENCIES = ("USD", "EUR", "JPY", "KWD", "CNY")
@@ -83,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         sink = DuckDBSink(con) if args.sink == "duckdb" else MemorySink()
         files = discover_files(data, "orders")
         wall, cpu = time.perf_counter(), time.process_time()
-        result = ingest("orders", files, Settings(), sink, chunk_lines=args.chunk_lines)
+        (file,) = files
+        result = ingest_file(file, Settings(), sink, chunk_lines=args.chunk_lines)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         if isinstance(sink, MemorySink):
             landed, rejected = sink.frame("orders").height, sink.frame("rejected_lines").height
@@ -91,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             landed = con.sql("SELECT count(*) FROM landing.orders").fetchall()[0][0]
             rejected = con.sql("SELECT count(*) FROM landing.rejected_lines").fetchall()[0][0]
         con.close()
-        row = result.row(0, named=True)
-        assert row["lines_read"] == args.lines == landed + rejected, (row, landed, rejected)
+        assert result.counts.read == args.lines == landed + rejected, (result, landed, rejected)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
             f"ingested {args.lines:,} lines into {args.sink}: {landed:,} landed, {rejected:,} rejected in "

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py --orders 10000000
 
-Generates a corpus with ``orders_pipeline.lib.generator`` into ``bench/work/`` (reused when
+Generates a corpus with ``orders_pipeline.devtools.generator`` into ``bench/work/`` (reused when
 already there for the same size and seed), then measures, each in a fresh process so that the
 peak RSS belongs to that measurement alone:
 
@@ -78,9 +78,9 @@ class Corpus:
 
 def generator_fingerprint() -> str:
     """SHA-256 of the generator's source: a corpus made by another version is not reused."""
-    spec = importlib.util.find_spec("orders_pipeline.lib.generator")
+    spec = importlib.util.find_spec("orders_pipeline.devtools.generator")
     if spec is None or spec.origin is None:
-        raise BenchError("orders_pipeline.lib.generator is not importable")
+        raise BenchError("orders_pipeline.devtools.generator is not importable")
     return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
 
 
@@ -105,7 +105,7 @@ def ensure_corpus(n_orders: int, seed: int) -> Corpus:
         # In a child process, so that the generator's memory is not held by this one.
         code = (
             "import json, sys; from pathlib import Path;"
-            "from orders_pipeline.lib.generator import generate_corpus;"
+            "from orders_pipeline.devtools.generator import generate_corpus;"
             "c = generate_corpus(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]), formats_variety=False);"
             "print(json.dumps({'as_of': c.as_of.isoformat(), 'order_lines': c.order_lines,"
             " 'callback_lines': c.callback_lines}))"

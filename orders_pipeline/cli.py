@@ -23,12 +23,10 @@ EXIT_USAGE = 2
 EXIT_NOT_FOUND = 1  # ``history``: no order (and no orphan callback) with that id
 
 
-class UserError(Exception):
-    """An error the user can fix; printed as one line."""
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    from orders_pipeline.lib.common.errors import UserError
+
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -86,24 +84,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    from orders_pipeline.lib.config import ConfigError, load_settings, parse_as_of
-    from orders_pipeline.lib.ingestion import InputError, discover_files
-    from orders_pipeline.lib.schema import CALLBACKS, ORDERS
-    from orders_pipeline.lib.warehouse import Warehouse, WarehouseError
+    from orders_pipeline.lib.common.config import load_settings
+    from orders_pipeline.lib.common.time import parse_as_of
+    from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, LogKind
+    from orders_pipeline.lib.inputs.discovery import discover_files
+    from orders_pipeline.lib.warehouse.connection import Warehouse
 
     # Pre-flight: every mistake a user can make is caught here, before Dagster starts.
-    try:
-        settings = load_settings(args.config)
-        as_of = parse_as_of(args.as_of, settings.timezone) if args.as_of else None
-        skipped: dict[str, list[str]] = {ORDERS: [], CALLBACKS: []}
-        order_files = discover_files(args.orders, ORDERS, skipped[ORDERS])
-        callback_files = discover_files(args.callbacks, CALLBACKS, skipped[CALLBACKS])
-        warehouse = Warehouse.at(args.warehouse or _default_warehouse())
-        backfill = _parse_backfill(args.backfill) if args.backfill else None
-    except (ConfigError, InputError, WarehouseError) as exc:
-        raise UserError(str(exc)) from None
-    if as_of is None:
-        as_of = datetime.now(UTC).replace(microsecond=0)
+    settings = load_settings(args.config)
+    # The run's as-of is resolved once, here, and travels with the run as a tag.
+    as_of = parse_as_of(args.as_of, settings.timezone) if args.as_of else datetime.now(UTC).replace(microsecond=0)
+    skipped: dict[LogKind, list[str]] = {ORDERS: [], CALLBACKS: []}
+    order_files = discover_files(args.orders, ORDERS, skipped[ORDERS])
+    callback_files = discover_files(args.callbacks, CALLBACKS, skipped[CALLBACKS])
+    warehouse = Warehouse.at(args.warehouse or _default_warehouse())
+    backfill = _parse_backfill(args.backfill) if args.backfill else None
     for kind, names in skipped.items():
         if names:
             print(
@@ -116,16 +111,14 @@ def _reconcile(args: argparse.Namespace) -> int:
     if not callback_files:
         print(f"warning: no callback log files under {args.callbacks}", file=sys.stderr)
 
-    from orders_pipeline.defs.partitions import partition_range
+    from orders_pipeline.defs.partitions import live_window_tags
     from orders_pipeline.defs.resources import ReconciliationResource
-    from orders_pipeline.lib.order_days import live_window
 
     resource = ReconciliationResource(
         orders_path=str(Path(args.orders).resolve()),
         callbacks_path=str(Path(args.callbacks).resolve()),
         warehouse_path=str(warehouse.path),
         config_file=str(Path(args.config).resolve()) if args.config else None,
-        as_of=as_of.isoformat(),
     )
     if not args.quiet:
         print(
@@ -133,14 +126,11 @@ def _reconcile(args: argparse.Namespace) -> int:
             f" as of {_iso(as_of)} into {warehouse.path}",
             file=sys.stderr,
         )
-    first, last = live_window(as_of, settings)
-    if backfill:
-        first, last = min(first, backfill[0]), max(last, backfill[1])
-    outcome = run_reconcile_job(resource, partition_range(first, last), progress=not args.quiet)
+    outcome = run_reconcile_job(resource, live_window_tags(as_of, settings, backfill), progress=not args.quiet)
     if outcome.error:
         print(f"orders-pipeline: error: {outcome.error}", file=sys.stderr)
         return EXIT_CHECK_FAILED if outcome.failed_checks else EXIT_USAGE
-    from orders_pipeline.lib.report import summary_text
+    from orders_pipeline.lib.reports.summary import summary_text
 
     print(summary_text(warehouse.path))
     return EXIT_OK
@@ -154,13 +144,12 @@ class JobOutcome:
         self.failed_checks = failed_checks
 
 
-def run_reconcile_job(resource, key_range, progress: bool = True, instance=None) -> JobOutcome:  # noqa: ANN001
-    """Run ``reconcile_job`` over a range of order days in this process; translate its result for the CLI."""
+def run_reconcile_job(resource, tags: dict[str, str], progress: bool = True, instance=None) -> JobOutcome:  # noqa: ANN001
+    """Run ``reconcile_job`` in this process with the run's tags (as-of, order days); translate its result for the CLI."""
     import dagster as dg
 
     from orders_pipeline.definitions import build_definitions
-    from orders_pipeline.defs.partitions import range_tags
-    from orders_pipeline.lib.expectations import data_docs_folder
+    from orders_pipeline.lib.checks.data_docs import data_docs_folder
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -169,7 +158,7 @@ def run_reconcile_job(resource, key_range, progress: bool = True, instance=None)
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     result = job.execute_in_process(
-        run_config={"loggers": {"progress": {}}}, tags=range_tags(key_range), instance=instance, raise_on_error=False
+        run_config={"loggers": {"progress": {}}}, tags=tags, instance=instance, raise_on_error=False
     )
     failed_checks = [
         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
@@ -228,7 +217,7 @@ def _progress_logger(enabled: bool):  # noqa: ANN202
 
 
 def _parse_backfill(text: str) -> tuple[date, date]:
-    from orders_pipeline.lib.config import ConfigError
+    from orders_pipeline.lib.common.errors import ConfigError
 
     try:
         first, last = (date.fromisoformat(part.strip()) for part in text.split(":"))
@@ -246,7 +235,8 @@ def _default_warehouse() -> Path:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from orders_pipeline.lib.generator import generate_corpus
+    from orders_pipeline.devtools.generator import generate_corpus
+    from orders_pipeline.lib.common.errors import UserError
 
     if args.orders < 1:
         raise UserError("--orders must be at least 1")
@@ -269,13 +259,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _history(args: argparse.Namespace) -> int:
     """Print one order's story from the published warehouse (read-only; safe while a run publishes)."""
-    from orders_pipeline.lib.report import ReportError, order_history, order_history_text
+    from orders_pipeline.lib.reports.history import order_history, order_history_text
 
     path = Path(args.warehouse) if args.warehouse else _default_warehouse()
-    try:
-        history = order_history(path, args.order_id)
-    except ReportError as exc:
-        raise UserError(str(exc)) from None
+    history = order_history(path, args.order_id)
     if not history.found:
         as_of = f" as of {_iso(history.as_of)}" if history.as_of else ""
         print(
@@ -289,15 +276,13 @@ def _history(args: argparse.Namespace) -> int:
 
 def _runs(args: argparse.Namespace) -> int:
     """Print the last N published runs from ``recon.runs``."""
-    from orders_pipeline.lib.report import ReportError, runs_text
+    from orders_pipeline.lib.common.errors import UserError
+    from orders_pipeline.lib.reports.runs import runs_text
 
     if args.last < 1:
         raise UserError(f"--last must be at least 1, not {args.last}")
     path = Path(args.warehouse) if args.warehouse else _default_warehouse()
-    try:
-        print(runs_text(path, args.last))
-    except ReportError as exc:
-        raise UserError(str(exc)) from None
+    print(runs_text(path, args.last))
     return EXIT_OK
 
 

@@ -1,21 +1,35 @@
-"""The one resource every asset uses: where the logs are, where the warehouse is, and the rules."""
+"""The one resource every asset uses: where the inputs and the warehouse are, the rules, and the run's as-of.
 
+Settings are loaded once per run (when the resource is set up), and the as-of is resolved from
+what the run was launched with (:meth:`ReconciliationResource.as_of`), so every step of a run
+evaluates the same instant and none falls back to "now".
+"""
+
+from __future__ import annotations
 
 import contextlib
-import time
+import os
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
-from orders_pipeline.lib.config import Settings, load_settings, parse_as_of
-from orders_pipeline.lib.warehouse import Warehouse, fetch_first, record_stage, table_exists
+from orders_pipeline.lib.common.config import Settings, load_settings
+from orders_pipeline.lib.common.time import parse_as_of
+from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, LogKind
+from orders_pipeline.lib.inputs.discovery import InputFile, discover_files
+from orders_pipeline.lib.warehouse.connection import Warehouse
+from orders_pipeline.lib.warehouse.run_log import timed_stage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 DEFAULT_WAREHOUSE = REPO_ROOT / "data" / "warehouse.duckdb"
+
+AS_OF_TAG = "orders_pipeline/as_of"
+"""Run tag holding the as-of a run evaluates (RFC 3339); set by the CLI, the schedules and the sensor."""
 
 
 def sample_as_of() -> str | None:
@@ -28,7 +42,7 @@ class ReconciliationResource(dg.ConfigurableResource):
     """Inputs, warehouse and rules of a reconciliation run.
 
     Defaults are the bundled sample corpus and ``data/warehouse.duckdb``; in the Dagster UI
-    override them in the launchpad, or set ``ORDERS_PIPELINE_*`` environment variables.
+    override them in the Launchpad, or set ``ORDERS_PIPELINE_*`` environment variables.
     """
 
     orders_path: str = str(SAMPLE_DIR / "orders")
@@ -37,39 +51,82 @@ class ReconciliationResource(dg.ConfigurableResource):
     config_file: str | None = None
     as_of: str | None = None
 
+    _settings: Settings | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Load the settings once for the run."""
+        self._settings = load_settings(self.config_file)
+
     def settings(self) -> Settings:
-        """The provider profiles and thresholds (SPEC defaults unless a config file overrides them)."""
-        return load_settings(self.config_file)
+        """The provider profiles and thresholds (the rules' defaults unless a config file overrides them)."""
+        if self._settings is None:  # used outside a run (schedules, sensors, tests)
+            self._settings = load_settings(self.config_file)
+        return self._settings
 
     def warehouse(self) -> Warehouse:
         """The warehouse this run publishes to."""
         return Warehouse.at(self.warehouse_path)
 
-    def resolve_as_of(self) -> datetime:
-        """The configured as-of, or now (to the second) when none is set."""
+    def input_files(self) -> dict[LogKind, list[InputFile]]:
+        """The order and callback files under the configured paths, each list in reading order."""
+        return {
+            ORDERS: discover_files(self.orders_path, ORDERS),
+            CALLBACKS: discover_files(self.callbacks_path, CALLBACKS),
+        }
+
+    def input_path(self, kind: LogKind) -> str:
+        """The configured folder (or file) of one kind of input."""
+        return self.orders_path if kind == ORDERS else self.callbacks_path
+
+    def run_as_of(self, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> datetime:
+        """The as-of this run evaluates, resolved from how it was launched, the same for every step.
+
+        In order: the run's :data:`AS_OF_TAG` (the CLI's ``--as-of``, a schedule's tick, the
+        sensor's evaluation time, or set by hand in the Launchpad), the resource's configured
+        ``as_of``, and otherwise the time the run was created, to the second.
+        """
+        tagged = context.run.tags.get(AS_OF_TAG)
+        if tagged:
+            return parse_as_of(tagged, self.settings().timezone)
         if self.as_of:
             return parse_as_of(self.as_of, self.settings().timezone)
-        return datetime.now(UTC).replace(microsecond=0)
+        record = context.instance.get_run_record_by_id(context.run.run_id)
+        if record is None or record.create_timestamp is None:
+            raise RuntimeError(f"run {context.run.run_id} has no record to take its launch time from; tag it {AS_OF_TAG}")
+        return record.create_timestamp.astimezone(UTC).replace(microsecond=0)
+
+    @contextlib.contextmanager
+    def work(
+        self, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, stage: str
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The work database, with the block timed as part of one stage of the run (ingest, classify, checks)."""
+        with self.warehouse().work() as con, timed_stage(con, context.run.run_id, stage):
+            yield con
 
 
-def run_as_of(con: duckdb.DuckDBPyConnection, run_id: str) -> datetime | None:
-    """The as-of recorded for this run by its outcome step (``None`` if that step did not run)."""
-    row = fetch_first(con, "SELECT as_of FROM run_log.evaluation WHERE run_id = ?", [run_id])
-    if row is None:
-        has_outcomes = table_exists(con, "recon.order_outcomes")
-        row = fetch_first(con, "SELECT max(as_of) FROM recon.order_outcomes") if has_outcomes else None
-    return row[0] if row and row[0] is not None else None
+def resource_from_env() -> ReconciliationResource:
+    """The resource as the UI and daemon see it: the bundled sample unless ``ORDERS_PIPELINE_*`` say otherwise."""
+    defaults = ReconciliationResource()
+    uses_sample = "ORDERS_PIPELINE_ORDERS" not in os.environ and "ORDERS_PIPELINE_CALLBACKS" not in os.environ
+
+    def from_env(name: str, default: str | None) -> str | dg.EnvVar | None:
+        return dg.EnvVar(name) if os.environ.get(name) else default
+
+    return ReconciliationResource(
+        orders_path=from_env("ORDERS_PIPELINE_ORDERS", defaults.orders_path),
+        callbacks_path=from_env("ORDERS_PIPELINE_CALLBACKS", defaults.callbacks_path),
+        warehouse_path=from_env("ORDERS_PIPELINE_WAREHOUSE", defaults.warehouse_path),
+        config_file=from_env("ORDERS_PIPELINE_CONFIG", None),
+        as_of=from_env("ORDERS_PIPELINE_AS_OF", sample_as_of() if uses_sample else None),
+    )
 
 
-
-@contextlib.contextmanager
-def stage(con: duckdb.DuckDBPyConnection, run_id: str, name: str) -> Iterator[None]:
-    """Time a stage of the run (ingest, classify, checks, publish) into ``runs.stage_seconds``."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        record_stage(con, run_id, name, time.perf_counter() - start)
+def requested_days(context: dg.AssetExecutionContext) -> tuple[date, date] | None:
+    """The order days a run was launched for (its partition range), if it was launched for any."""
+    if not context.has_partition_key_range:
+        return None
+    window = context.partition_key_range
+    return date.fromisoformat(window.start), date.fromisoformat(window.end)
 
 
 def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -8,19 +8,19 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from orders_pipeline.defs.jobs import reconcile_job
-from orders_pipeline.defs.partitions import partition_range, range_tags
+from orders_pipeline.defs.partitions import live_window_tags
 from orders_pipeline.defs.resources import ReconciliationResource
-from orders_pipeline.lib.ingestion import InputError, discover_files
-from orders_pipeline.lib.order_days import live_window
-from orders_pipeline.lib.schema import CALLBACKS, ORDERS
+from orders_pipeline.lib.common.errors import InputError
+from orders_pipeline.lib.common.vocabulary import LOG_KINDS
+from orders_pipeline.lib.inputs.discovery import discover_files
 
 
 def landing_fingerprint(reconciliation: ReconciliationResource) -> dict[str, list[int]]:
-    """Every log file in the landing folders with its size and modification time (nanoseconds)."""
+    """Every input file in the input folders with its size and modification time (nanoseconds)."""
     files = {}
-    for kind, root in ((ORDERS, reconciliation.orders_path), (CALLBACKS, reconciliation.callbacks_path)):
+    for kind in LOG_KINDS:
         try:
-            found = discover_files(root, kind)
+            found = discover_files(reconciliation.input_path(kind), kind)
         except InputError:
             continue
         for item in found:
@@ -46,11 +46,10 @@ def new_log_files_sensor(context: dg.SensorEvaluationContext, reconciliation: Re
         return dg.SkipReason("no new, changed or removed log files in the landing folders")
     digest = hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
     context.update_cursor(json.dumps({"files": current, "requests": requests + 1}, sort_keys=True))
-    first, last = live_window(datetime.now(UTC), reconciliation.settings())
     return dg.RunRequest(
         run_key=f"landing-{requests + 1}-{digest}",
         tags={
-            **range_tags(partition_range(first, last)),
+            **live_window_tags(datetime.now(UTC).replace(microsecond=0), reconciliation.settings()),
             "orders_pipeline/new_files": str(len(changed)),
             "orders_pipeline/removed_files": str(len(removed)),
         },

@@ -1,0 +1,56 @@
+"""Finance's tables: the daily summary that ties out, the exceptions queue, and orphan callbacks."""
+
+import dagster as dg
+
+from orders_pipeline.defs.partitions import order_days
+from orders_pipeline.defs.resources import ReconciliationResource, markdown_table
+from orders_pipeline.lib.finance_tables.exceptions import build_exceptions
+from orders_pipeline.lib.finance_tables.orphans import build_orphan_callbacks
+from orders_pipeline.lib.finance_tables.summary import build_daily_summary
+
+GROUP = "finance_tables"
+
+
+@dg.asset(
+    deps=["order_outcomes"],
+    group_name=GROUP,
+    kinds={"duckdb", "polars"},
+    partitions_def=order_days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def daily_summary(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource) -> dg.MaterializeResult:
+    """Per order day (UTC), merchant, provider and currency: order count and amount in total and
+    per outcome, plus how many orders carry each flag. Counts add up to the orders, amounts to
+    the order amounts, to the minor unit. Partitioned by order day like ``order_outcomes``;
+    rebuilt from all outcome rows, so it always ties out to them.
+    """
+    with reconciliation.work(context, "classify") as con:
+        rows = build_daily_summary(con)
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+
+
+@dg.asset(deps=["order_outcomes"], group_name=GROUP, kinds={"duckdb", "polars"})
+def exceptions(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource) -> dg.MaterializeResult:
+    """The work queue: every order whose action is not ``none``, most urgent first
+    (review_status, review_amount, refund_review, review_submission, investigate, query_provider).
+    """
+    with reconciliation.work(context, "classify") as con:
+        report = build_exceptions(con)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": report.rows,
+            **{f"action/{action}": count for action, count in report.by_action.items()},
+            "preview": dg.MetadataValue.md(markdown_table(report.most_urgent.columns, report.most_urgent.iter_rows())),
+        }
+    )
+
+
+@dg.asset(deps=["order_lines", "callback_lines", "order_outcomes"], group_name=GROUP, kinds={"duckdb", "polars"})
+def orphan_callbacks(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource) -> dg.MaterializeResult:
+    """Callbacks for orders nobody logged (no landed order line at all): lost order logs or
+    foreign traffic. Reported, never dropped.
+    """
+    as_of = reconciliation.run_as_of(context)
+    with reconciliation.work(context, "classify") as con:
+        rows = build_orphan_callbacks(con, as_of)
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows})

@@ -1,0 +1,1 @@
+"""What every area shares: settings, money, time, the rules' vocabulary, user errors, batching."""

@@ -1,0 +1,225 @@
+"""Reconciliation settings: provider profiles, tolerances, timezone, outage and alert thresholds.
+
+The defaults of docs/rules.md#provider-profiles are built in; a YAML file overrides any of
+them. Every bad key or value raises :class:`~orders_pipeline.lib.common.errors.ConfigError`
+with a one-line message naming it, so the command line can print it as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orders_pipeline.lib.common.errors import ConfigError
+from orders_pipeline.lib.common.time import format_duration, parse_duration, validate_timezone
+
+
+@dataclass(frozen=True)
+class ProviderProfile:
+    """How long a provider's callback normally takes (``sla``) and how long it keeps retrying."""
+
+    sla: timedelta
+    retry_horizon: timedelta
+
+
+DEFAULT_PROFILES: dict[str, ProviderProfile] = {
+    "default": ProviderProfile(timedelta(minutes=15), timedelta(hours=72)),
+    "stripe": ProviderProfile(timedelta(minutes=5), timedelta(hours=72)),
+    "adyen": ProviderProfile(timedelta(minutes=5), timedelta(days=30)),
+    "alipay": ProviderProfile(timedelta(minutes=5), timedelta(hours=25)),
+    "wechatpay": ProviderProfile(timedelta(minutes=5), timedelta(hours=24, minutes=4)),
+    "paypal": ProviderProfile(timedelta(minutes=10), timedelta(hours=72)),
+}
+
+
+@dataclass(frozen=True)
+class OutageSettings:
+    """A callback outage: no callback for longer than ``min_gap`` while ``min_orders`` were created."""
+
+    min_gap: timedelta = timedelta(minutes=30)
+    min_orders: int = 20
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Thresholds that raise warnings and alerts. ``None`` disables one."""
+
+    max_overdue_rate: float | None = 0.05
+    max_orphan_rate: float | None = 0.01
+    max_missing_amount_minor: dict[str, int] = field(default_factory=dict)
+    alert_on_outage: bool = True
+    alert_on_sequence_gap: bool = True
+    json_file: str | None = None
+    webhook_url: str | None = None
+    webhook_timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the business rules need besides the data and ``as_of``."""
+
+    providers: dict[str, ProviderProfile] = field(default_factory=lambda: dict(DEFAULT_PROFILES))
+    amount_tolerance_minor: int = 0
+    clock_skew_allowance: timedelta = timedelta(minutes=5)
+    timezone: str = "UTC"
+    outages: OutageSettings = field(default_factory=OutageSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+
+    def profile(self, provider: str) -> ProviderProfile:
+        """The provider's profile, or ``default`` for a provider the table does not name."""
+        return self.providers.get(provider, self.providers["default"])
+
+
+_TOP_KEYS = {"providers", "amount_tolerance_minor", "clock_skew_allowance", "timezone", "outages", "alerts"}
+_PROFILE_KEYS = {"sla", "retry_horizon"}
+_OUTAGE_KEYS = {"min_gap", "min_orders"}
+_ALERT_KEYS = {
+    "max_overdue_rate",
+    "max_orphan_rate",
+    "max_missing_amount_minor",
+    "alert_on_outage",
+    "alert_on_sequence_gap",
+    "json_file",
+    "webhook_url",
+    "webhook_timeout_seconds",
+}
+
+
+def _check_keys(section: dict[str, Any], allowed: set[str], where: str) -> None:
+    for key in section:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key {key!r}; allowed keys are {', '.join(sorted(allowed))}")
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys to values, got {type(value).__name__}")
+    return value
+
+
+def _non_negative_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: expected a whole number >= 0, got {value!r}")
+    return value
+
+
+def _rate(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(f"{where}: expected a rate between 0 and 1 (or null to disable), got {value!r}")
+    return float(value)
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    return value
+
+
+def _optional_str(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settings:
+    """Build :class:`Settings` from a parsed YAML mapping, starting from the SPEC's defaults."""
+    raw = _mapping(raw, source)
+    _check_keys(raw, _TOP_KEYS, source)
+    settings = Settings()
+
+    providers = dict(DEFAULT_PROFILES)
+    for name, profile_raw in _mapping(raw.get("providers"), f"{source}: providers").items():
+        where = f"{source}: providers.{name}"
+        key = str(name).strip().lower()
+        profile_raw = _mapping(profile_raw, where)
+        _check_keys(profile_raw, _PROFILE_KEYS, where)
+        base = providers.get(key, providers["default"])
+        sla = parse_duration(profile_raw["sla"], f"{where}.sla") if "sla" in profile_raw else base.sla
+        horizon = (
+            parse_duration(profile_raw["retry_horizon"], f"{where}.retry_horizon")
+            if "retry_horizon" in profile_raw
+            else base.retry_horizon
+        )
+        if horizon < sla:
+            raise ConfigError(f"{where}: retry_horizon ({format_duration(horizon)}) is shorter than sla ({format_duration(sla)})")
+        providers[key] = ProviderProfile(sla, horizon)
+    settings = replace(settings, providers=providers)
+
+    if "amount_tolerance_minor" in raw:
+        settings = replace(
+            settings,
+            amount_tolerance_minor=_non_negative_int(raw["amount_tolerance_minor"], f"{source}: amount_tolerance_minor"),
+        )
+    if "clock_skew_allowance" in raw:
+        settings = replace(
+            settings, clock_skew_allowance=parse_duration(raw["clock_skew_allowance"], f"{source}: clock_skew_allowance")
+        )
+    if "timezone" in raw:
+        settings = replace(settings, timezone=validate_timezone(raw["timezone"], f"{source}: timezone"))
+
+    outages_raw = _mapping(raw.get("outages"), f"{source}: outages")
+    _check_keys(outages_raw, _OUTAGE_KEYS, f"{source}: outages")
+    outages = settings.outages
+    if "min_gap" in outages_raw:
+        outages = replace(outages, min_gap=parse_duration(outages_raw["min_gap"], f"{source}: outages.min_gap"))
+    if "min_orders" in outages_raw:
+        outages = replace(outages, min_orders=_non_negative_int(outages_raw["min_orders"], f"{source}: outages.min_orders"))
+    settings = replace(settings, outages=outages)
+
+    alerts_raw = _mapping(raw.get("alerts"), f"{source}: alerts")
+    _check_keys(alerts_raw, _ALERT_KEYS, f"{source}: alerts")
+    alerts = settings.alerts
+    for key in ("max_overdue_rate", "max_orphan_rate"):
+        if key in alerts_raw:
+            alerts = replace(alerts, **{key: _rate(alerts_raw[key], f"{source}: alerts.{key}")})
+    if "max_missing_amount_minor" in alerts_raw:
+        per_currency = _mapping(alerts_raw["max_missing_amount_minor"], f"{source}: alerts.max_missing_amount_minor")
+        alerts = replace(
+            alerts,
+            max_missing_amount_minor={
+                str(cur).strip().upper(): _non_negative_int(v, f"{source}: alerts.max_missing_amount_minor.{cur}")
+                for cur, v in per_currency.items()
+            },
+        )
+    for key in ("alert_on_outage", "alert_on_sequence_gap"):
+        if key in alerts_raw:
+            alerts = replace(alerts, **{key: _bool(alerts_raw[key], f"{source}: alerts.{key}")})
+    for key in ("json_file", "webhook_url"):
+        if key in alerts_raw:
+            alerts = replace(alerts, **{key: _optional_str(alerts_raw[key], f"{source}: alerts.{key}")})
+    if "webhook_timeout_seconds" in alerts_raw:
+        value = alerts_raw["webhook_timeout_seconds"]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"{source}: alerts.webhook_timeout_seconds: expected a number of seconds > 0, got {value!r}")
+        alerts = replace(alerts, webhook_timeout_seconds=float(value))
+    return replace(settings, alerts=alerts)
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Read a YAML config file (``None``: the built-in defaults)."""
+    if path is None:
+        return Settings()
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; pass an existing YAML file with --config") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.__class__.__name__}); check its permissions and encoding") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}; fix the syntax") from None
+    return settings_from_mapping(raw or {}, source=str(path))

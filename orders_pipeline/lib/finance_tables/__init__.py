@@ -1,0 +1,1 @@
+"""Finance's tables, built from the outcomes: the daily summary, the exceptions queue, orphan callbacks."""

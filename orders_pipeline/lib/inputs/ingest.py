@@ -1,0 +1,270 @@
+"""Ingesting one file: its lines read, parsed and validated in parallel, written to a sink in order.
+
+A background thread reads, gunzips and hashes the file in blocks of ``chunk_lines`` x 240
+bytes (64 KiB to 128 MiB, cut at a newline); two worker threads parse tasks of at most
+``min(chunk_lines, 262144)`` lines (DuckDB and Polars release the GIL), and the calling thread
+writes the results to the sink in reading order. Memory is bounded by about four blocks and
+two tasks in flight (~1 GB peak RSS for any file size with the default ``chunk_lines``).
+Parsers (each a DuckDB connection) are pooled, since opening one costs ~50 ms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from orders_pipeline.lib.common.config import Settings
+from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, LogKind
+from orders_pipeline.lib.inputs.csv_records import CsvBatch, CsvReader, block_is_simple
+from orders_pipeline.lib.inputs.discovery import InputFile, format_of
+from orders_pipeline.lib.inputs.extraction import PARSERS
+from orders_pipeline.lib.inputs.fields import FIELDS
+from orders_pipeline.lib.inputs.lines import Lines, split_lines, string_array
+from orders_pipeline.lib.inputs.reading import BOM, read_blocks
+from orders_pipeline.lib.inputs.sinks import LineSink
+
+_MIN_BLOCK = 1 << 16
+_MAX_BLOCK = 128 << 20
+_WORKERS = 2
+_TASK_LINES = 262_144
+
+
+@dataclass
+class FileCounts:
+    """Records of one file: read = landed + rejected."""
+
+    read: int = 0
+    landed: int = 0
+    rejected: int = 0
+
+
+@dataclass(frozen=True)
+class IngestedFile:
+    """What ingesting one file found: the SHA-256 of its decompressed content, and its counts."""
+
+    sha256: str
+    counts: FileCounts
+
+
+def ingest_file(file: InputFile, settings: Settings, sink: LineSink, chunk_lines: int = 1_000_000) -> IngestedFile:
+    """Parse one file into ``sink`` (flushed before returning), hashing its content while reading it.
+
+    ``read_order`` counts the file's lines from 0. Which files to ingest (new, changed, not a
+    re-delivery) is :mod:`orders_pipeline.lib.inputs.manifest`'s decision.
+    """
+    ingestor = _FileIngestor(file.kind, settings, sink, chunk_lines)
+    hasher = hashlib.sha256()
+    try:
+        counts = ingestor.ingest_file(file, hasher)
+    finally:
+        ingestor.close()
+    flush = getattr(sink, "flush", None)
+    if callable(flush):
+        flush()
+    return IngestedFile(hasher.hexdigest(), counts)
+
+
+def parse_order_lines(lines: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Validate JSON order lines (columns file, line_number, read_order, raw) -> (landed, rejected)."""
+    return _parse_frame(ORDERS, lines, settings)
+
+
+def parse_callback_lines(lines: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Validate JSON callback lines (columns file, line_number, read_order, raw) -> (landed, rejected)."""
+    return _parse_frame(CALLBACKS, lines, settings)
+
+
+def _parse_frame(kind: LogKind, lines: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
+    missing = {"file", "line_number", "read_order", "raw"} - set(lines.columns)
+    if missing:
+        raise ValueError(f"lines frame lacks columns {sorted(missing)}")
+    meta = lines.select(
+        pl.col("file").cast(pl.String), pl.col("line_number").cast(pl.Int64), pl.col("read_order").cast(pl.Int64)
+    )
+    raw = lines["raw"].cast(pl.String).fill_null("").to_arrow().cast(pa.large_string())
+    parser = PARSERS.acquire(kind, settings.timezone)
+    try:
+        return parser.parse_json(raw, meta)
+    finally:
+        PARSERS.release(parser)
+
+
+class _FileIngestor:
+    """Streams one file into a sink, in reading order.
+
+    Chunks are parsed by ``_WORKERS`` threads (each with its own DuckDB connection; DuckDB and
+    Polars release the GIL), so one chunk's Polars stage overlaps the next chunk's DuckDB stage.
+    Results are written to the sink by the calling thread, in reading order. At most
+    ``_WORKERS`` chunks are in flight, so memory stays bounded.
+    """
+
+    def __init__(self, kind: LogKind, settings: Settings, sink: LineSink, chunk_lines: int) -> None:
+        self.kind = kind
+        self.settings = settings
+        self.sink = sink
+        self.chunk_lines = max(1, int(chunk_lines))
+        # Files are read in blocks of about chunk_lines lines (bounded memory); each block is
+        # parsed in tasks of at most _TASK_LINES lines so that the workers overlap.
+        self.block_size = int(min(_MAX_BLOCK, max(_MIN_BLOCK, self.chunk_lines * 240)))
+        self.task_lines = min(self.chunk_lines, _TASK_LINES)
+        self.read_order = 0
+        self.fields = FIELDS[kind]
+        self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="ingest")
+        self._pending: deque[tuple[Future[tuple[pl.DataFrame, pl.DataFrame]], FileCounts]] = deque()
+
+    def close(self) -> None:
+        for future, _ in self._pending:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+
+    def _submit(self, stats: FileCounts, method: str, *args: Any) -> None:
+        def run() -> tuple[pl.DataFrame, pl.DataFrame]:
+            parser = PARSERS.acquire(self.kind, self.settings.timezone)
+            try:
+                return getattr(parser, method)(*args)
+            finally:
+                PARSERS.release(parser)
+
+        self._pending.append((self._pool.submit(run), stats))
+        while len(self._pending) >= _WORKERS:
+            self._drain_one()
+
+    def _drain_one(self) -> None:
+        future, stats = self._pending.popleft()
+        landed, rejected = future.result()
+        if landed.height:
+            self.sink.write(self.kind, landed)
+        if rejected.height:
+            self.sink.write("rejected_lines", rejected)
+        stats.landed += landed.height
+        stats.rejected += rejected.height
+
+    def drain(self) -> None:
+        while self._pending:
+            self._drain_one()
+
+    def ingest_file(self, file: InputFile, hasher: Any) -> FileCounts:
+        fmt = format_of(file.path.name)
+        assert fmt is not None
+        stats = FileCounts()
+        blocks = read_blocks(file, self.block_size, hasher)
+        if fmt[0] == "jsonl":
+            self._ingest_jsonl(file, blocks, stats)
+        else:
+            self._ingest_csv(file, blocks, stats)
+        self.drain()
+        return stats
+
+    # ---- JSONL ------------------------------------------------------------------------------
+
+    def _ingest_jsonl(self, file: InputFile, blocks: Iterator[bytearray], stats: FileCounts) -> None:
+        base_line = 0
+        first = True
+        for data in blocks:
+            skip = 3 if first and data[:3] == BOM else 0
+            first = False
+            lines = split_lines(data, skip)
+            base_line_of_block = base_line
+            base_line += lines.physical
+            self._submit_block(file, data, lines, base_line_of_block, stats, "parse_json")
+            del data
+
+    def _submit_block(
+        self, file: InputFile, data: bytearray, lines: Lines, first_line: int, stats: FileCounts, task: str, *args: Any
+    ) -> None:
+        """Hand a block's lines to the parser in tasks of at most ``task_lines`` lines."""
+        count = len(lines.starts)
+        if count == 0:
+            return
+        raw, bad = string_array(data, lines)
+        line_numbers = lines.line_index + (first_line + 1)
+        for lo in range(0, count, self.task_lines):
+            hi = min(count, lo + self.task_lines)
+            meta = self._meta(file, line_numbers[lo:hi], stats)
+            self._submit(stats, task, raw.slice(lo, hi - lo), *args, meta, None if bad is None else bad[lo:hi])
+
+    # ---- CSV --------------------------------------------------------------------------------
+
+    def _ingest_csv(self, file: InputFile, blocks: Iterator[bytearray], stats: FileCounts) -> None:
+        r"""Read a CSV file: quote-free blocks vectorized, the rest with the csv module.
+
+        Blocks without quotes (or NUL, or a lone ``\r``) are split on commas, one record per
+        line. From the first block that has any, the rest of the file goes through Python's csv
+        module (quoted cells may span lines and blocks).
+        """
+        header: tuple[str, ...] | None = None
+        base_line = 0
+        first = True
+        for data in blocks:
+            skip = 3 if first and data[:3] == BOM else 0
+            if not block_is_simple(data):
+                reader = CsvReader(itertools.chain([data], blocks), line_offset=base_line, strip_bom=first)
+                self._ingest_csv_records(file, reader, header, stats)
+                return
+            first = False
+            lines = split_lines(data, skip)
+            base_line_of_block = base_line
+            base_line += lines.physical
+            if header is None:
+                if not len(lines.starts):
+                    continue
+                start = int(lines.starts[0])
+                end = data.find(b"\n", start)
+                text = bytes(data[start : end if end >= 0 else len(data)]).decode("utf-8", "replace")
+                header = tuple(name.strip() for name in text.rstrip("\r").split(","))
+                lines = Lines(lines.starts[1:], lines.line_index[1:], lines.physical)
+            self._submit_block(file, data, lines, base_line_of_block, stats, "parse_csv_lines", header)
+
+    def _ingest_csv_records(
+        self, file: InputFile, reader: CsvReader, header: tuple[str, ...] | None, stats: FileCounts
+    ) -> None:
+        batch: CsvBatch | None = None
+        for record in reader.records():
+            if header is None:
+                # An unparseable header gives no columns: every record is then malformed_csv.
+                header = tuple(name.strip() for name in record.cells or [])
+                continue
+            if batch is None:
+                batch = CsvBatch(self.fields, header)
+            batch.add(record)
+            if batch.size >= self.task_lines:
+                self._flush_csv(file, batch, stats)
+                batch = None
+        if batch is not None and batch.size:
+            self._flush_csv(file, batch, stats)
+
+    def _meta(self, file: InputFile, line_numbers: Any, stats: FileCounts) -> pl.DataFrame:
+        count = len(line_numbers)
+        meta = pl.DataFrame(
+            {
+                "file": pl.repeat(file.relative, count, dtype=pl.String, eager=True),
+                "line_number": pl.Series(line_numbers, dtype=pl.Int64),
+                "read_order": np.arange(self.read_order, self.read_order + count, dtype=np.int64),
+            }
+        )
+        self.read_order += count
+        stats.read += count
+        return meta
+
+    def _flush_csv(self, file: InputFile, batch: CsvBatch, stats: FileCounts) -> None:
+        meta = self._meta(file, batch.line_numbers, stats)
+        cells = pl.DataFrame({"c_" + name: pl.Series(values, dtype=pl.String) for name, values in batch.cells.items()})
+        self._submit(
+            stats,
+            "parse_cells",
+            cells,
+            pl.Series(batch.raw, dtype=pl.String),
+            meta,
+            pl.Series(batch.malformed, dtype=pl.Boolean),
+            pl.Series(batch.cell_counts, dtype=pl.Int64),
+            pl.Series(batch.bad_encoding, dtype=pl.Boolean),
+        )

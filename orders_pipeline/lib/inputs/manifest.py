@@ -1,0 +1,298 @@
+"""The file manifest: keep the work database's landed lines in step with the input folders.
+
+The landed lines of a run are exactly those of the files under the order and callback paths
+*now* — a deterministic function of the file set, whatever order the files arrived in — but
+each file is parsed only once, ever:
+
+* a file whose (size, mtime) is unchanged since it was last seen keeps its checksum and lines;
+* a new file is hashed (SHA-256 of its decompressed content; while it is ingested when no
+  other file has its size, so it is read once). Among files of one kind with
+  the same checksum, the first in sorted relative-path order is the original and the others
+  are duplicates (skipped, recorded with ``duplicate_of``) — so a re-delivery under another
+  name changes nothing, and neither does the order the two arrived in;
+* a file whose content changed after it was ingested is re-ingested (its old lines removed
+  first) and reported with status ``changed``: never silently double-counted;
+* a file that disappeared from the folder has its lines removed, and is reported ``removed``.
+
+Landed lines keep ``read_order`` as the line's position within its file; the global reading
+order the SPEC defines ("files in sorted relative-path order, lines in file order") is
+recomputed at classification time from the current file ranks (:func:`ranked_lines_sql`).
+
+A file is a duplicate when it has the same SHA-256 of its decompressed content as another
+file of the same kind (docs/rules.md#reading): this module is the one place that rule lives.
+
+The manifest is ``landing.ingested_files``. Each file is landed in its own transaction
+together with its manifest row, so memory stays flat however much one run ingests (one
+transaction over tens of millions of lines holds them all in memory until it commits), and a
+run killed mid-ingestion keeps every file it finished: the next run goes on from there and
+never lands a file twice. Files landed but not classified yet are listed in
+``landing.unevaluated_files``, orders whose lines were removed in ``landing.touched_orders``;
+the classification that re-evaluates their days clears both in the transaction that writes its
+outcomes, so a run killed in between loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import duckdb
+
+from orders_pipeline.lib.common.config import Settings
+from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, LogKind
+from orders_pipeline.lib.inputs.discovery import InputFile
+from orders_pipeline.lib.inputs.ingest import ingest_file
+from orders_pipeline.lib.inputs.reading import file_sha256
+from orders_pipeline.lib.inputs.sinks import DuckDBSink
+from orders_pipeline.lib.warehouse.contracts import (
+    CALLBACK_LINES,
+    INPUT_FILES,
+    LANDING_TABLES,
+    MANIFEST,
+    ORDER_LINES,
+    PUBLISHED_REJECTED_LINES,
+    REJECTED_LINES,
+    TOUCHED_ORDERS,
+    UNEVALUATED_FILES,
+    Table,
+)
+from orders_pipeline.lib.warehouse.sql import replace_table_from_query, transaction
+
+LANDED_TABLE: dict[LogKind, Table] = {ORDERS: ORDER_LINES, CALLBACKS: CALLBACK_LINES}
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What a sync did, per file status (``ingested``, ``unchanged``, ``duplicate``, ``changed``, ``removed``)."""
+
+    statuses: dict[str, int]
+    removed: list[str]
+    changed: list[str]
+
+
+def _stat(file: InputFile) -> tuple[int, int]:
+    stat = file.path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def sync_landing(
+    con: duckdb.DuckDBPyConnection,
+    files_by_kind: dict[LogKind, list[InputFile]],
+    settings: Settings,
+    run_id: str,
+) -> SyncReport:
+    """Bring the landed lines in step with ``files_by_kind`` (each list sorted), a file per transaction."""
+    ensure_landing_tables(con)
+    sink = DuckDBSink(con)
+    statuses: dict[str, int] = {}
+    removed: list[str] = []
+    changed: list[str] = []
+    for kind in (ORDERS, CALLBACKS):
+        report = _sync_kind(con, kind, files_by_kind.get(kind, []), settings, run_id, sink)
+        for status, count in report.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+        removed += report.removed
+        changed += report.changed
+    return SyncReport(statuses, removed, changed)
+
+
+def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the landing tables, the manifest and the pending-evaluation tables if they do not exist."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS landing")
+    for table in LANDING_TABLES:
+        con.execute(table.ddl())
+
+
+def _sync_kind(
+    con: duckdb.DuckDBPyConnection,
+    kind: LogKind,
+    files: list[InputFile],
+    settings: Settings,
+    run_id: str,
+    sink: DuckDBSink,
+) -> SyncReport:
+    columns = ("file", "size_bytes", "mtime_ns", "sha256", "duplicate_of", "lines_read", "lines_landed",
+               "lines_rejected", "ingested_run_id")
+    known = {
+        row[0]: dict(zip(columns, row, strict=True))
+        for row in con.execute(f"SELECT {', '.join(columns)} FROM {MANIFEST.qualified()} WHERE kind = ?", [kind]).fetchall()
+    }
+    current = {f.relative: f for f in files}
+    removed = sorted(set(known) - set(current))
+
+    # Checksums: the known one when size and mtime are unchanged. A new file whose size no other
+    # file has is hashed while it is ingested (one read instead of two); any other new or
+    # modified file is hashed first, so a likely duplicate is not parsed for nothing.
+    stats = {relative: _stat(file) for relative, file in current.items()}
+    sizes = Counter(size for size, _ in stats.values())
+    sha: dict[str, str] = {}
+    changed: list[str] = []
+    hash_while_ingesting: list[str] = []
+    for relative, file in current.items():
+        before = known.get(relative)
+        if before is not None and (before["size_bytes"], before["mtime_ns"]) == stats[relative]:
+            sha[relative] = before["sha256"]
+        elif before is None and sizes[stats[relative][0]] == 1:
+            hash_while_ingesting.append(relative)
+        else:
+            sha[relative] = file_sha256(file)
+            if before is not None and before["sha256"] != sha[relative]:
+                changed.append(relative)
+
+    ingested: dict[str, dict] = {}
+    for relative in sorted(hash_while_ingesting):
+        ingested[relative] = _ingest_one(con, current[relative], stats[relative], settings, sink, run_id)
+        sha[relative] = ingested[relative]["sha256"]
+
+    # Originals: the first file, in sorted relative-path order, of each checksum.
+    original: dict[str, str] = {}
+    for relative in sorted(current):
+        original.setdefault(sha[relative], relative)
+    wanted = {relative for relative in current if original[sha[relative]] == relative}
+    landed_before = {
+        relative
+        for relative, before in known.items()
+        if before["duplicate_of"] is None and relative in current and relative not in changed
+    }
+    # A new file that turned out to be a copy of another (same content, another size: one of
+    # them compressed) was parsed for nothing: its lines go again.
+    copies = sorted(set(ingested) - wanted)
+    with transaction(con):
+        _delete_lines(con, kind, sorted(set(known) - (landed_before & wanted)), run_id)
+        _delete_lines(con, kind, copies, run_id, remember_orders=False)
+    for relative in copies:
+        del ingested[relative]
+
+    for relative in sorted(wanted - landed_before - set(ingested)):
+        ingested[relative] = _ingest_one(con, current[relative], stats[relative], settings, sink, run_id)
+
+    rows = []
+    for relative in sorted(current):
+        size, mtime = stats[relative]
+        if relative not in wanted:
+            status, counts, ingested_by = "duplicate", (0, 0, 0), None
+        elif relative in ingested:
+            done = ingested[relative]
+            status = "changed" if relative in changed else "ingested"
+            counts = (done["lines_read"], done["lines_landed"], done["lines_rejected"])
+            ingested_by = run_id
+        else:
+            before = known[relative]
+            status = "unchanged"
+            counts = (before["lines_read"], before["lines_landed"], before["lines_rejected"])
+            ingested_by = before["ingested_run_id"]
+        duplicate_of = None if relative in wanted else original[sha[relative]]
+        rows.append((kind, relative, size, mtime, sha[relative], duplicate_of, *counts, ingested_by, status))
+    with transaction(con):
+        con.execute(f"DELETE FROM {MANIFEST.qualified()} WHERE kind = ?", [kind])
+        if rows:
+            con.executemany(f"INSERT INTO {MANIFEST.qualified()} VALUES ({', '.join('?' * 11)})", rows)
+    statuses: dict[str, int] = {}
+    for row in rows:
+        statuses[row[-1]] = statuses.get(row[-1], 0) + 1
+    statuses["removed"] = len(removed)
+    return SyncReport(statuses, [f"{kind}/{r}" for r in removed], [f"{kind}/{r}" for r in changed])
+
+
+def _ingest_one(
+    con: duckdb.DuckDBPyConnection,
+    file: InputFile,
+    stat: tuple[int, int],
+    settings: Settings,
+    sink: DuckDBSink,
+    run_id: str,
+) -> dict:
+    """Land one file and its manifest row in one transaction; its counts and SHA-256."""
+    with transaction(con):
+        ingested = ingest_file(file, settings, sink)
+        counts = ingested.counts
+        row = {"sha256": ingested.sha256, "lines_read": counts.read, "lines_landed": counts.landed,
+               "lines_rejected": counts.rejected}
+        con.execute(f"DELETE FROM {MANIFEST.qualified()} WHERE kind = ? AND file = ?", [file.kind, file.relative])
+        con.execute(
+            f"INSERT INTO {MANIFEST.qualified()} VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, 'ingested')",
+            [file.kind, file.relative, *stat, row["sha256"], row["lines_read"], row["lines_landed"],
+             row["lines_rejected"], run_id],
+        )
+        con.execute(f"INSERT INTO {UNEVALUATED_FILES.qualified()} VALUES (?, ?)", [file.kind, file.relative])
+    return row
+
+
+def _delete_lines(
+    con: duckdb.DuckDBPyConnection, kind: LogKind, files: list[str], run_id: str, remember_orders: bool = True
+) -> None:
+    """Remove every landed and rejected line of these files (removed, changed or now duplicates).
+
+    The orders those lines belonged to are remembered in ``landing.touched_orders`` so their
+    outcomes are re-evaluated (not needed for lines landed earlier in this same run).
+    """
+    if not files:
+        return
+    if remember_orders:
+        con.execute(
+            f"INSERT INTO {TOUCHED_ORDERS.qualified()} SELECT DISTINCT ?, order_id FROM {LANDED_TABLE[kind].qualified()} "
+            "WHERE file IN (SELECT unnest(?::VARCHAR[]))",
+            [run_id, files],
+        )
+    con.execute(f"DELETE FROM {LANDED_TABLE[kind].qualified()} WHERE file IN (SELECT unnest(?::VARCHAR[]))", [files])
+    for table in (REJECTED_LINES, MANIFEST, UNEVALUATED_FILES):
+        con.execute(f"DELETE FROM {table.qualified()} WHERE kind = ? AND file IN (SELECT unnest(?::VARCHAR[]))", [kind, files])
+
+
+def ranked_lines_sql(kind: LogKind) -> str:
+    """A query over the landed lines of ``kind`` with the SPEC's global ``read_order``.
+
+    Files are ranked in sorted relative-path order; a line's global reading position is its
+    file's rank in the high 32 bits and its position within the file in the low 32 bits.
+    """
+    return f"""
+        SELECT l.* REPLACE ((r.file_rank << 32) + l.read_order AS read_order)
+        FROM {LANDED_TABLE[kind].qualified()} AS l
+        JOIN (SELECT file, (row_number() OVER (ORDER BY file) - 1)::BIGINT AS file_rank
+              FROM {MANIFEST.qualified()} WHERE kind = '{kind}') AS r USING (file)
+    """
+
+
+def input_files_sql() -> str:
+    """This run's view of the manifest: every current file with its status and counts (``recon.input_files``)."""
+    return f"SELECT {', '.join(INPUT_FILES.column_names)} FROM {MANIFEST.qualified()} ORDER BY kind, file"
+
+
+@dataclass(frozen=True)
+class KindCounts:
+    """Records of one log kind in the current files: read = landed + rejected."""
+
+    read: int
+    landed: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class LandingReport:
+    """What landing did this run: the sync, the counts per kind, and the rejections per reason."""
+
+    sync: SyncReport
+    per_kind: dict[LogKind, KindCounts]
+    rejections_by_reason: list[tuple[str, int]]
+
+
+def land_inputs(
+    con: duckdb.DuckDBPyConnection, files_by_kind: dict[LogKind, list[InputFile]], settings: Settings, run_id: str
+) -> LandingReport:
+    """Sync the landed lines with the input files, then refresh ``recon.input_files`` and ``recon.rejected_lines``."""
+    sync = sync_landing(con, files_by_kind, settings, run_id)
+    replace_table_from_query(con, INPUT_FILES, input_files_sql())
+    replace_table_from_query(
+        con, PUBLISHED_REJECTED_LINES, f"SELECT * FROM {REJECTED_LINES.qualified()} ORDER BY kind, file, line_number"
+    )
+    totals = con.execute(
+        f"SELECT kind, sum(lines_read), sum(lines_landed), sum(lines_rejected) FROM {INPUT_FILES.qualified()} "
+        "GROUP BY kind"
+    ).fetchall()
+    per_kind = {kind: KindCounts(0, 0, 0) for kind in (ORDERS, CALLBACKS)}
+    for kind, read, landed, rejected in totals:
+        per_kind[kind] = KindCounts(int(read or 0), int(landed or 0), int(rejected or 0))
+    reasons = con.execute(
+        f"SELECT reason, count(*) FROM {PUBLISHED_REJECTED_LINES.qualified()} GROUP BY reason ORDER BY 2 DESC, 1"
+    ).fetchall()
+    return LandingReport(sync, per_kind, [(reason, int(count)) for reason, count in reasons])

@@ -1,0 +1,92 @@
+"""Sequence gaps: where lines carry ``source`` and ``seq``, the ranges a log shipper dropped or sent twice.
+
+A business anomaly, never blocking: published and raised as a warning. Gaps are per log
+stream, so streams are read a chunk of whole streams at a time (bounded memory).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from orders_pipeline.lib.common.batching import merge_sorted, pack_groups
+from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS
+from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, LOG_GAPS, ORDER_LINES, PUBLISHED_REJECTED_LINES
+from orders_pipeline.lib.warehouse.sql import replace_table
+
+GAP_MISSING = "missing"
+GAP_REPEATED = "repeated"
+LOG_GAP_SCHEMA = LOG_GAPS.polars_schema()
+# How log_gaps rows are sorted.
+LOG_GAP_ORDER = ("kind", "source", "seq_from", "gap_type")
+
+
+def build_log_gaps(con: duckdb.DuckDBPyConnection) -> int:
+    """Rebuild ``recon.log_gaps`` from the landed and rejected lines; returns its rows."""
+    tables = (ORDER_LINES.qualified(), CALLBACK_LINES.qualified(), PUBLISHED_REJECTED_LINES.qualified())
+    sizes = con.execute(
+        "SELECT source, count(*) FROM ("
+        + " UNION ALL ".join(f"SELECT source FROM {table} WHERE seq IS NOT NULL" for table in tables)
+        + ") WHERE source IS NOT NULL GROUP BY source ORDER BY source"
+    ).fetchall()
+    sequenced = "WHERE source IS NOT NULL AND seq IS NOT NULL AND source IN (SELECT unnest($sources))"
+    parts = []
+    for sources in pack_groups(sizes):
+        params = {"sources": sources}
+        orders, callbacks, rejected = (
+            con.sql(f"SELECT {columns} FROM {table} {sequenced}", params=params).pl().lazy()
+            for columns, table in zip(("source, seq", "source, seq", "kind, source, seq"), tables, strict=True)
+        )
+        parts.append(log_gaps(orders, callbacks, rejected))
+    return replace_table(con, LOG_GAPS, merge_sorted(parts, LOG_GAP_SCHEMA, LOG_GAP_ORDER))
+
+
+def log_gaps(order_lines: pl.LazyFrame, callback_lines: pl.LazyFrame, rejected_lines: pl.LazyFrame) -> pl.LazyFrame:
+    """Missing and repeated ``seq`` values per (log kind, source).
+
+    Every line that carries both ``source`` and ``seq`` counts as seen: landed order lines
+    (kind ``orders``), landed callback lines (kind ``callbacks``) and rejected lines (their
+    ``kind``), because a rejected line still arrived and is not a gap. Lines of skipped
+    duplicate files never reach this function, so they are not repeats.
+
+    - ``missing``: each run of absent seq values strictly between the smallest and the largest
+      seq seen (no gap is claimed before the first or after the last seq seen).
+    - ``repeated``: each seq seen on two or more lines.
+
+    Output: ``recon.log_gaps`` rows, sorted by kind, source, seq_from, gap_type.
+    """
+    seen = pl.concat(
+        [
+            order_lines.select(pl.lit(ORDERS).alias("kind"), "source", "seq"),
+            callback_lines.select(pl.lit(CALLBACKS).alias("kind"), "source", "seq"),
+            rejected_lines.select("kind", "source", "seq"),
+        ],
+        how="vertical",
+    ).filter(pl.col("source").is_not_null() & pl.col("seq").is_not_null())
+    per_seq = seen.group_by("kind", "source", "seq").agg(pl.len().cast(pl.Int64).alias("line_count"))
+    repeated = per_seq.filter(pl.col("line_count") > 1).select(
+        "kind",
+        "source",
+        pl.lit(GAP_REPEATED).alias("gap_type"),
+        pl.col("seq").alias("seq_from"),
+        pl.col("seq").alias("seq_to"),
+        "line_count",
+    )
+    previous = pl.col("seq").shift(1).over("kind", "source", order_by="seq")
+    missing = (
+        per_seq.with_columns(previous.alias("_previous"))
+        .filter((pl.col("seq") - pl.col("_previous")) > 1)
+        .select(
+            "kind",
+            "source",
+            pl.lit(GAP_MISSING).alias("gap_type"),
+            (pl.col("_previous") + 1).alias("seq_from"),
+            (pl.col("seq") - 1).alias("seq_to"),
+            (pl.col("seq") - pl.col("_previous") - 1).alias("line_count"),
+        )
+    )
+    return (
+        pl.concat([missing, repeated], how="vertical")
+        .cast(LOG_GAP_SCHEMA)
+        .sort(*LOG_GAP_ORDER)
+    )

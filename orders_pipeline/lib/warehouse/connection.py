@@ -1,0 +1,116 @@
+"""The DuckDB warehouse's files: a private work database, and the published read-only snapshot.
+
+Why two files. DuckDB lets one process write a database file, and a reader that holds the
+file open blocks that writer. Analysts must be able to keep the warehouse open while a run
+happens, and must never see half a run. So:
+
+* every step of a run writes into the *work database* (``<stem>.work.duckdb`` beside the
+  warehouse), which only the pipeline opens;
+* the last step copies the work database file, trims the copy to the published tables (see
+  :func:`orders_pipeline.lib.warehouse.publish.publish`) and atomically renames it over the warehouse (``os.replace``). A reader
+  that had the old file open keeps reading the old, complete snapshot (its open file is never
+  modified); the next connection sees the new one. A run that fails or is killed before the
+  rename leaves the warehouse untouched.
+
+Publishing itself is :mod:`orders_pipeline.lib.warehouse.publish`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from orders_pipeline.lib.common.errors import WarehouseError
+from orders_pipeline.lib.warehouse.contracts import RUN_LOG_TABLES
+
+SCHEMAS = ("landing", "recon", "run_log")
+
+
+def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Session settings every connection uses: UTC, so TIMESTAMPTZ round-trips as UTC."""
+    con.execute("SET TimeZone = 'UTC'")
+    return con
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Paths of one warehouse: the published snapshot and the pipeline's work database."""
+
+    path: Path
+
+    @classmethod
+    def at(cls, path: str | Path) -> Warehouse:
+        """Resolve ``path`` and make sure its folder exists and is writable."""
+        resolved = Path(path).expanduser().resolve()
+        if resolved.is_dir():
+            raise WarehouseError(f"warehouse path {resolved} is a directory; pass a file name like data/warehouse.duckdb")
+        try:
+            resolved.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(f"cannot create the warehouse folder {resolved.parent}: {exc.strerror}") from None
+        if not os.access(resolved.parent, os.W_OK):
+            raise WarehouseError(f"warehouse folder {resolved.parent} is not writable; choose another --warehouse")
+        return cls(resolved)
+
+    @property
+    def work_path(self) -> Path:
+        """The pipeline's private work database beside the warehouse."""
+        return self.path.with_name(f"{self.path.stem}.work{self.path.suffix or '.duckdb'}")
+
+    @contextlib.contextmanager
+    def work(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to the work database, with the pipeline's schemas in place."""
+        try:
+            con = duckdb.connect(str(self.work_path))
+        except duckdb.IOException as exc:
+            raise WarehouseError(
+                f"cannot open the work database {self.work_path}: {str(exc).splitlines()[0]} "
+                "(is another run writing it?)"
+            ) from None
+        try:
+            configure(con)
+            # DuckDB's buffer pool would otherwise keep most of what a big run wrote in memory
+            # (its default limit is 80% of RAM); the work database spills and evicts instead.
+            con.execute(f"SET memory_limit = '{os.environ.get('ORDERS_PIPELINE_DUCKDB_MEMORY', '2GB')}'")
+            for schema in SCHEMAS:
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            for table in RUN_LOG_TABLES:
+                con.execute(table.ddl())
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def scratch(self, purpose: str) -> Iterator[Path]:
+        """A private, empty folder beside the work database for intermediate files, removed afterwards.
+
+        Only the run holding the work database uses it, so a folder left by a killed run is
+        simply cleared first.
+        """
+        folder = self.path.with_name(f"{self.path.stem}.{purpose}.tmp")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def read_published(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
+        """A read-only connection to the published snapshot (``None`` before the first publish)."""
+        if not self.path.exists():
+            yield None
+            return
+        con = configure(duckdb.connect(str(self.path), read_only=True))
+        try:
+            yield con
+        finally:
+            con.close()
+
+
