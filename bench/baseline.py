@@ -117,7 +117,7 @@ def _parse_line(line: str) -> dict | None:
 
 
 def _decode_lines(data: bytes) -> list[str | None]:
-    """Split file content into text lines (``\\n`` only); None for a line that is not UTF-8."""
+    r"""Split file content into text lines (``\n`` only); None for a line that is not UTF-8."""
     try:
         return data.decode("utf-8-sig").split("\n")
     except UnicodeDecodeError:
@@ -492,9 +492,7 @@ def reconcile_frames(
         "acknowledged": _any_per_order(cbs["status"] == "pending", cbs["key"], n) & ~has_terminal,
         "callback_before_order": _any_per_order(before_order, cbs["key"], n),
         "conflicting_submission": canon["conflicting_submission"].to_numpy(),
-        "duplicate_callback": _any_per_order(
-            (terminal["deliveries"] > 1) | (same_status > 1), terminal["key"], n
-        ),
+        "duplicate_callback": _any_per_order((terminal["deliveries"] > 1) | (same_status > 1), terminal["key"], n),
         "duplicate_submission": canon["duplicate_submission"].to_numpy(),
         "late_callback": (first_terminal_received > canon["created_at"] + canon["sla"]).to_numpy(),
         "provider_mismatch": _any_per_order(_differs(cbs["provider"], cbs["order_provider"]), cbs["key"], n),

@@ -233,8 +233,9 @@ def measure_pipeline(corpus: Corpus, out_dir: Path, label: str = "pipeline") -> 
     run = read_run(warehouse)
     stages = json.loads(run["stage_seconds"]) if run.get("stage_seconds") else {}
     notes = f"{run['lines_landed']:,} lines landed" if run.get("lines_landed") is not None else ""
-    return Measurement(label, corpus.n_orders, wall, peak, stages={k: float(v) for k, v in stages.items()},
-                       notes=notes), warehouse
+    return Measurement(
+        label, corpus.n_orders, wall, peak, stages={k: float(v) for k, v in stages.items()}, notes=notes
+    ), warehouse
 
 
 def read_run(warehouse: Path) -> dict:
@@ -295,11 +296,15 @@ def compare_outcomes(pipeline: pd.DataFrame, baseline: pd.DataFrame, show: int =
     if not left["order_id"].is_unique:
         lines.append("the pipeline published an order_id more than once")
     for row in differences.head(show).itertuples(index=False):
-        pipeline_side = "absent" if row.side == "right_only" else (
-            f"({row.outcome_pipeline}, [{row.flags_pipeline}], {row.action_pipeline})"
+        pipeline_side = (
+            "absent"
+            if row.side == "right_only"
+            else (f"({row.outcome_pipeline}, [{row.flags_pipeline}], {row.action_pipeline})")
         )
-        baseline_side = "absent" if row.side == "left_only" else (
-            f"({row.outcome_baseline}, [{row.flags_baseline}], {row.action_baseline})"
+        baseline_side = (
+            "absent"
+            if row.side == "left_only"
+            else (f"({row.outcome_baseline}, [{row.flags_baseline}], {row.action_baseline})")
         )
         lines.append(f"  {row.order_id}: pipeline={pipeline_side} baseline={baseline_side}")
     return False, "\n".join(lines)
@@ -349,8 +354,13 @@ def versions() -> str:
     return ", ".join(parts)
 
 
-def ratios_line(floor: Measurement, pipeline: Measurement, shared: Measurement | None,
-                baseline: Measurement | None, identical: bool | None) -> str:
+def ratios_line(
+    floor: Measurement,
+    pipeline: Measurement,
+    shared: Measurement | None,
+    baseline: Measurement | None,
+    identical: bool | None,
+) -> str:
     """The last line of the output: the two ratios and the outcome verdict."""
     pipeline_floor = f"{pipeline.wall_seconds / floor.wall_seconds:.2f}"
     baseline_pipeline = f"{baseline.wall_seconds / shared.wall_seconds:.2f}" if baseline and shared else "n/a"
@@ -358,8 +368,9 @@ def ratios_line(floor: Measurement, pipeline: Measurement, shared: Measurement |
     return f"ratios: pipeline/floor={pipeline_floor} baseline/pipeline={baseline_pipeline} outcomes_identical={verdict}"
 
 
-def write_results(path: Path, command: str, corpora: list[Corpus], table: list[str], comparison: str,
-                  ratios: str) -> None:
+def write_results(
+    path: Path, command: str, corpora: list[Corpus], table: list[str], comparison: str, ratios: str
+) -> None:
     """Write the Markdown results file."""
     corpus_lines = [
         f"- {c.n_orders:,} orders, seed {c.seed}: {c.order_lines:,} order lines and {c.callback_lines:,} callback "
@@ -408,13 +419,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=10_000_000, help="orders in the corpus (default 10,000,000)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
-    parser.add_argument("--baseline-max", type=int, default=2_000_000,
-                        help="largest corpus the pandas baseline runs on (default 2,000,000)")
+    parser.add_argument(
+        "--baseline-max",
+        type=int,
+        default=2_000_000,
+        help="largest corpus the pandas baseline runs on (default 2,000,000)",
+    )
     parser.add_argument("--skip-baseline", action="store_true", help="measure floor and pipeline only")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the warehouses, floor database and baseline outcomes under bench/work/")
-    parser.add_argument("--results", type=Path, default=BENCH / "RESULTS.md",
-                        help="where to write the results (default bench/RESULTS.md)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the warehouses, floor database and baseline outcomes under bench/work/",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=BENCH / "RESULTS.md",
+        help="where to write the results (default bench/RESULTS.md)",
+    )
     args = parser.parse_args(argv)
     if args.orders < 1 or args.baseline_max < 1:
         parser.error("--orders and --baseline-max must be at least 1")

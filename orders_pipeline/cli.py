@@ -140,12 +140,13 @@ class JobOutcome:
     """What the CLI needs from a finished run: an error line, and the blocking checks that failed."""
 
     def __init__(self, error: str | None, failed_checks: list[str]) -> None:
+        """Keep the error line (``None`` when the run published) and the failed blocking checks."""
         self.error = error
         self.failed_checks = failed_checks
 
 
 def run_reconcile_job(resource, tags: dict[str, str], progress: bool = True, instance=None) -> JobOutcome:  # noqa: ANN001
-    """Run ``reconcile_job`` in this process with the run's tags (as-of, order days); translate its result for the CLI."""
+    """Run ``reconcile_job`` in process with the run's tags (as-of, order days); translate the result for the CLI."""
     import dagster as dg
 
     from orders_pipeline.definitions import build_definitions
@@ -207,7 +208,7 @@ def _progress_logger(enabled: bool):  # noqa: ANN202
                 mark = {"STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED", "STEP_SKIPPED": "skipped"}[kind]
                 print(f"  {mark:7} {event.step_key} ({took:.1f}s)", file=sys.stderr, flush=True)
 
-    @dg.logger(description="one line per finished step")
+    @dg.logger(None, description="one line per finished step")
     def progress(_init_context):  # noqa: ANN001, ANN202
         logger = logging.Logger("orders_pipeline.progress", level=logging.DEBUG)
         logger.addHandler(_StepProgress())

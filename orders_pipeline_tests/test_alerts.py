@@ -18,8 +18,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import polars as pl
 import pytest
 
-from orders_pipeline.lib import alerts, expectations
-from orders_pipeline.lib.config import AlertSettings
+from orders_pipeline.lib.checks import data_docs
+from orders_pipeline.lib.checks import thresholds as alerts
+from orders_pipeline.lib.common.config import AlertSettings
 
 AS_OF = datetime(2026, 11, 20, 12, tzinfo=UTC)
 NO_THRESHOLDS = AlertSettings(
@@ -38,8 +39,9 @@ class RecordingLog:
 
 
 def _outcomes(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={"outcome": pl.String, "currency": pl.String, "amount_minor": pl.Int64},
-                        orient="row")
+    return pl.DataFrame(
+        rows, schema={"outcome": pl.String, "currency": pl.String, "amount_minor": pl.Int64}, orient="row"
+    )
 
 
 def _measure(outcomes: pl.DataFrame, orphans: int = 0, callbacks: int = 100, gaps: int = 0, outages: int = 0) -> dict:
@@ -54,15 +56,18 @@ def _measure(outcomes: pl.DataFrame, orphans: int = 0, callbacks: int = 100, gap
 
 
 def _breach(name: str = "overdue_rate", observed: float = 0.5, threshold: float = 0.05) -> alerts.ThresholdResult:
-    return alerts.ThresholdResult(name, False, observed, threshold, f"{name} {observed} above {threshold}")
+    return alerts.ThresholdResult(
+        "overdue_rate", name, False, observed, threshold, f"{name} {observed} above {threshold}"
+    )
 
 
 # --- judge -------------------------------------------------------------------------------------
 
 
 def test_overdue_rate_exactly_at_the_limit_holds_and_above_breaches() -> None:
-    settings = AlertSettings(max_overdue_rate=0.05, max_orphan_rate=None, alert_on_outage=False,
-                             alert_on_sequence_gap=False)
+    settings = AlertSettings(
+        max_overdue_rate=0.05, max_orphan_rate=None, alert_on_outage=False, alert_on_sequence_gap=False
+    )
     at_limit = _measure(_outcomes([("overdue", "USD", 100)] + [("confirmed", "USD", 100)] * 19))  # 1/20
     above = _measure(_outcomes([("overdue", "USD", 100)] * 2 + [("confirmed", "USD", 100)] * 18))  # 2/20
     assert at_limit["overdue_rate"] == 0.05
@@ -77,8 +82,9 @@ def test_overdue_rate_exactly_at_the_limit_holds_and_above_breaches() -> None:
 
 
 def test_orphan_rate_boundary() -> None:
-    settings = AlertSettings(max_overdue_rate=None, max_orphan_rate=0.01, alert_on_outage=False,
-                             alert_on_sequence_gap=False)
+    settings = AlertSettings(
+        max_overdue_rate=None, max_orphan_rate=0.01, alert_on_outage=False, alert_on_sequence_gap=False
+    )
     outcomes = _outcomes([("confirmed", "USD", 1)])
     [held] = alerts.judge(_measure(outcomes, orphans=1, callbacks=100), settings)
     [breached] = alerts.judge(_measure(outcomes, orphans=2, callbacks=100), settings)
@@ -99,8 +105,9 @@ def test_disabled_thresholds_are_left_out() -> None:
 def test_outages_and_gaps_breach_on_any() -> None:
     settings = AlertSettings(max_overdue_rate=None, max_orphan_rate=None)
     clean = {r.name: r for r in alerts.judge(_measure(_outcomes([("confirmed", "USD", 1)])), settings)}
-    dirty = {r.name: r for r in alerts.judge(_measure(_outcomes([("confirmed", "USD", 1)]), gaps=1, outages=1),
-                                             settings)}
+    dirty = {
+        r.name: r for r in alerts.judge(_measure(_outcomes([("confirmed", "USD", 1)]), gaps=1, outages=1), settings)
+    }
     assert set(clean) == set(dirty) == {"callback_outages", "sequence_gaps"}
     assert all(r.passed for r in clean.values())
     assert not any(r.passed for r in dirty.values())
@@ -109,15 +116,21 @@ def test_outages_and_gaps_breach_on_any() -> None:
 
 def test_missing_amount_is_judged_per_currency() -> None:
     settings = AlertSettings(
-        max_overdue_rate=None, max_orphan_rate=None, alert_on_outage=False, alert_on_sequence_gap=False,
+        max_overdue_rate=None,
+        max_orphan_rate=None,
+        alert_on_outage=False,
+        alert_on_sequence_gap=False,
         max_missing_amount_minor={"USD": 1000, "JPY": 500, "KWD": 0},
     )
-    outcomes = _outcomes([
-        ("missing", "USD", 600), ("missing", "USD", 400),  # 1000: exactly the limit
-        ("missing", "JPY", 501),                             # above
-        ("missing", "EUR", 10**12),                          # no limit for EUR: not judged
-        ("confirmed", "KWD", 5000),                          # nothing missing in KWD
-    ])
+    outcomes = _outcomes(
+        [
+            ("missing", "USD", 600),
+            ("missing", "USD", 400),  # 1000: exactly the limit
+            ("missing", "JPY", 501),  # above
+            ("missing", "EUR", 10**12),  # no limit for EUR: not judged
+            ("confirmed", "KWD", 5000),  # nothing missing in KWD
+        ]
+    )
     results = {r.name: r for r in alerts.judge(_measure(outcomes), settings)}
     assert set(results) == {"missing_amount_minor_JPY", "missing_amount_minor_KWD", "missing_amount_minor_USD"}
     assert (results["missing_amount_minor_USD"].passed, results["missing_amount_minor_USD"].observed) == (True, 1000)
@@ -128,8 +141,13 @@ def test_missing_amount_is_judged_per_currency() -> None:
 
 def test_big_amounts_are_compared_exactly() -> None:
     limit = 2**60
-    settings = AlertSettings(max_overdue_rate=None, max_orphan_rate=None, alert_on_outage=False,
-                             alert_on_sequence_gap=False, max_missing_amount_minor={"USD": limit})
+    settings = AlertSettings(
+        max_overdue_rate=None,
+        max_orphan_rate=None,
+        alert_on_outage=False,
+        alert_on_sequence_gap=False,
+        max_missing_amount_minor={"USD": limit},
+    )
     # limit + 1 is not representable as a float64 distinct from limit: it must still breach
     [result] = alerts.judge(_measure(_outcomes([("missing", "USD", limit + 1)])), settings)
     assert result.observed == limit + 1
@@ -137,7 +155,7 @@ def test_big_amounts_are_compared_exactly() -> None:
 
 
 def test_judge_publishes_its_suite_to_data_docs(tmp_path) -> None:
-    docs = expectations.DataDocs(tmp_path / "docs", "run-1")
+    docs = data_docs.DataDocs(tmp_path / "docs", "run-1")
     settings = AlertSettings(max_orphan_rate=None)
     alerts.judge(_measure(_outcomes([("overdue", "USD", 1)]), gaps=1), settings, data_docs=docs)
     pages = list((tmp_path / "docs" / "validations" / alerts.BUSINESS_SUITE / "run-1").rglob("*.html"))
@@ -260,12 +278,15 @@ def test_json_file_appends_one_object_per_run(tmp_path) -> None:
     settings = AlertSettings(json_file=str(path))
     log = RecordingLog()
     assert alerts.send([_breach()], settings, "run-1", AS_OF, log) == []
-    assert alerts.send([_breach("orphan_rate", 0.2, 0.01), _breach("sequence_gaps", 1, 0)], settings, "run-2",
-                       AS_OF, log) == []
+    assert (
+        alerts.send([_breach("orphan_rate", 0.2, 0.01), _breach("sequence_gaps", 1, 0)], settings, "run-2", AS_OF, log)
+        == []
+    )
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line["run_id"] for line in lines] == ["run-1", "run-2"]
     assert [[a["name"] for a in line["alerts"]] for line in lines] == [
-        ["overdue_rate"], ["orphan_rate", "sequence_gaps"]
+        ["overdue_rate"],
+        ["orphan_rate", "sequence_gaps"],
     ]
     assert lines[0]["as_of"] == AS_OF.isoformat()
 
@@ -297,6 +318,7 @@ def test_failed_sinks_are_reported_together(tmp_path, no_proxy) -> None:
         port = probe.getsockname()[1]
     blocker = tmp_path / "file"
     blocker.write_text("")
-    settings = AlertSettings(json_file=str(blocker / "a.jsonl"), webhook_url=f"http://127.0.0.1:{port}/",
-                             webhook_timeout_seconds=1)
+    settings = AlertSettings(
+        json_file=str(blocker / "a.jsonl"), webhook_url=f"http://127.0.0.1:{port}/", webhook_timeout_seconds=1
+    )
     assert alerts.send([_breach()], settings, "r", AS_OF, RecordingLog()) == ["json_file", "webhook"]

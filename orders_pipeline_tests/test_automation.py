@@ -16,8 +16,14 @@ from orders_pipeline.defs.automation import schedules
 from orders_pipeline.defs.resources import ReconciliationResource
 from orders_pipeline_tests.conftest import write_jsonl
 
-ORDER = {"order_id": "o1", "merchant_id": "m1", "provider": "stripe", "amount": "1.00", "currency": "USD",
-         "created_at": "2026-11-20T10:00:00Z"}
+ORDER = {
+    "order_id": "o1",
+    "merchant_id": "m1",
+    "provider": "stripe",
+    "amount": "1.00",
+    "currency": "USD",
+    "created_at": "2026-11-20T10:00:00Z",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,7 +97,8 @@ def _resource(root: Path) -> ReconciliationResource:
     (root / "orders").mkdir(parents=True, exist_ok=True)
     (root / "callbacks").mkdir(parents=True, exist_ok=True)
     return ReconciliationResource(
-        orders_path=str(root / "orders"), callbacks_path=str(root / "callbacks"),
+        orders_path=str(root / "orders"),
+        callbacks_path=str(root / "callbacks"),
         warehouse_path=str(root / "wh" / "warehouse.duckdb"),
     )
 
@@ -115,8 +122,11 @@ def test_sensor_skips_when_there_are_no_files(tmp_path) -> None:
 
 
 def test_sensor_skips_when_the_folders_do_not_exist(tmp_path) -> None:
-    resource = ReconciliationResource(orders_path=str(tmp_path / "nope"), callbacks_path=str(tmp_path / "nada"),
-                                      warehouse_path=str(tmp_path / "w.duckdb"))
+    resource = ReconciliationResource(
+        orders_path=str(tmp_path / "nope"),
+        callbacks_path=str(tmp_path / "nada"),
+        warehouse_path=str(tmp_path / "w.duckdb"),
+    )
     data = _tick(resource, None)
     assert data.run_requests == []
     assert data.skip_message

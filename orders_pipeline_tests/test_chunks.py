@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orders_pipeline.lib.chunks import computed_ahead, pack_groups
+from orders_pipeline.lib.common.batching import computed_ahead, pack_groups
 
 
 def test_groups_fill_chunks_in_order_and_a_big_group_stands_alone() -> None:

@@ -22,8 +22,14 @@ def test_definitions_load() -> None:
 def test_structural_checks_block_and_business_checks_warn() -> None:
     graph = defs.resolve_asset_graph()
     blocking = {key.name: graph.get_check_spec(key).blocking for key in graph.asset_check_keys}
-    for name in ("lines_conserved", "typed_lines_valid", "one_outcome_per_order", "summary_ties_out",
-                 "exceptions_tie_out"):
+    for name in (
+        "lines_conserved",
+        "order_lines_typed",
+        "callback_lines_typed",
+        "one_outcome_per_order",
+        "summary_ties_out",
+        "exceptions_tie_out",
+    ):
         assert blocking[name] is True, name
     for name in ("overdue_rate", "orphan_rate", "missing_amount", "callback_outages", "sequence_gaps"):
         assert blocking[name] is False, name
@@ -74,15 +80,19 @@ def test_materialize_whole_graph_publishes_every_table(tmp_path: Path, small_log
 def test_classification_in_many_hash_batches_gives_the_same_outcomes(
     tmp_path: Path, small_logs: tuple[Path, Path], monkeypatch
 ) -> None:
-    monkeypatch.setattr("orders_pipeline.lib.order_days.ORDERS_PER_BATCH", 2)
+    monkeypatch.setattr("orders_pipeline.lib.outcomes.batches.ORDERS_PER_BATCH", 2)
     orders, callbacks = small_logs
     warehouse = tmp_path / "warehouse.duckdb"
     resource = ReconciliationResource(
         orders_path=str(orders), callbacks_path=str(callbacks), warehouse_path=str(warehouse), as_of=AS_OF
     )
-    result = build_definitions(resource).resolve_job_def("reconcile_job").execute_in_process(
-        tags=range_tags(partition_range(date(2026, 11, 18), date(2026, 11, 20))),
-        instance=dg.DagsterInstance.ephemeral(),
+    result = (
+        build_definitions(resource)
+        .resolve_job_def("reconcile_job")
+        .execute_in_process(
+            tags=range_tags(partition_range(date(2026, 11, 18), date(2026, 11, 20))),
+            instance=dg.DagsterInstance.ephemeral(),
+        )
     )
     assert result.success
     materialization = result.asset_materializations_for_node("order_outcomes")[0]

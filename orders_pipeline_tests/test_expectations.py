@@ -8,8 +8,10 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from orders_pipeline.lib import expectations
-from orders_pipeline.lib.expectations import AtMost, DataDocs, Equal
+from orders_pipeline.lib.checks import data_docs
+from orders_pipeline.lib.checks import gx_suites as expectations
+from orders_pipeline.lib.checks.data_docs import DataDocs
+from orders_pipeline.lib.checks.gx_suites import AtMost, Equal
 
 
 class RecordingLog:
@@ -44,11 +46,11 @@ def test_all_zero_passes() -> None:
 def test_at_most_holds_at_the_limit_and_compares_exactly() -> None:
     big = 2**62
     frame = pl.DataFrame({"rate": [0.05], "count": [3], "amount": [big + 1]})
-    outcome = expectations.validate(
-        "limits", frame, [AtMost("rate", 0.05), AtMost("count", 2), AtMost("amount", big)]
-    )
+    outcome = expectations.validate("limits", frame, [AtMost("rate", 0.05), AtMost("count", 2), AtMost("amount", big)])
     assert [(e.column, e.success) for e in outcome.expectations] == [
-        ("rate", True), ("count", False), ("amount", False)  # big + 1 > big, although float64 cannot tell
+        ("rate", True),
+        ("count", False),
+        ("amount", False),  # big + 1 > big, although float64 cannot tell
     ]
 
 
@@ -60,20 +62,26 @@ def test_a_missing_value_never_passes() -> None:
 
 
 def test_columns_equal_reports_rows_and_a_sample() -> None:
-    frame = pl.DataFrame({
-        "lines_read": [3, 5, 7, 9],
-        "lines_accounted": [3, 4, 7, 8],
-        "lines_landed": [1, 2, 3, 4],
-        "rows_in_table": [1, 2, 3, 4],
-    })
+    frame = pl.DataFrame(
+        {
+            "lines_read": [3, 5, 7, 9],
+            "lines_accounted": [3, 4, 7, 8],
+            "lines_landed": [1, 2, 3, 4],
+            "rows_in_table": [1, 2, 3, 4],
+        }
+    )
     outcome = expectations.validate(
-        "conservation", frame,
+        "conservation",
+        frame,
         expectations.columns_equal([("lines_read", "lines_accounted"), ("lines_landed", "rows_in_table")]),
     )
     first, second = outcome.expectations
     assert not outcome.success
     assert (first.column, first.success, first.unexpected_count, first.sample) == (
-        "lines_read = lines_accounted", False, 2, [[5, 4], [9, 8]]
+        "lines_read = lines_accounted",
+        False,
+        2,
+        [[5, 4], [9, 8]],
     )
     assert (second.success, second.unexpected_count) == (True, 0)
 
@@ -155,7 +163,7 @@ def _outcome(name: str, violations: int = 0) -> expectations.SuiteOutcome:
 
 
 def test_data_docs_folder_is_beside_the_warehouse(tmp_path) -> None:
-    assert expectations.data_docs_folder(tmp_path / "data" / "warehouse.duckdb") == (
+    assert data_docs.data_docs_folder(tmp_path / "data" / "warehouse.duckdb") == (
         tmp_path / "data" / "warehouse.gx_data_docs"
     )
     docs = DataDocs.for_warehouse(tmp_path / "w.duckdb", "run-1")
@@ -173,17 +181,17 @@ def test_publish_renders_each_suite_and_the_index(tmp_path) -> None:
     assert "violations" in failing
     assert "Failed" in failing
     # the JSON results the pages are rendered from sit beside them
-    assert list((tmp_path / "docs" / expectations.VALIDATION_RESULTS_DIR / "suite_b").rglob("*.json"))
+    assert list((tmp_path / "docs" / data_docs.VALIDATION_RESULTS_DIR / "suite_b").rglob("*.json"))
 
 
 def test_publish_keeps_only_the_latest_runs(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(expectations, "DATA_DOCS_RUNS_KEPT", 2)
+    monkeypatch.setattr(data_docs, "DATA_DOCS_RUNS_KEPT", 2)
     outcome = _outcome("suite_a")
     for run in ("run-1", "run-2", "run-3"):
         DataDocs(tmp_path / "docs", run).publish([outcome])
     runs = sorted(p.name for p in (tmp_path / "docs" / "validations" / "suite_a").iterdir())
     assert runs == ["run-2", "run-3"]
-    stored = sorted(p.name for p in (tmp_path / "docs" / expectations.VALIDATION_RESULTS_DIR / "suite_a").iterdir())
+    stored = sorted(p.name for p in (tmp_path / "docs" / data_docs.VALIDATION_RESULTS_DIR / "suite_a").iterdir())
     assert stored == ["run-2", "run-3"]
 
 

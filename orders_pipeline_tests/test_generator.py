@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from orders_pipeline.lib.config import DEFAULT_PROFILES
-from orders_pipeline.lib.generator import AS_OF, GeneratedCorpus, generate_corpus
-from orders_pipeline.lib.money import CURRENCY_EXPONENTS, to_minor_units
+from orders_pipeline.devtools.generator import AS_OF, GeneratedCorpus, generate_corpus
+from orders_pipeline.lib.common.config import DEFAULT_PROFILES
+from orders_pipeline.lib.common.money import CURRENCY_EXPONENTS, to_minor_units
 
 N_ORDERS = 2000
 SEED = 3

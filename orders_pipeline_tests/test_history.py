@@ -15,31 +15,72 @@ import duckdb
 import pytest
 
 from orders_pipeline import cli
-from orders_pipeline.lib.report import order_history, order_history_text
-from orders_pipeline.lib.warehouse import configure
+from orders_pipeline.lib.reports.history import order_history, order_history_text
+from orders_pipeline.lib.warehouse.connection import configure
 from orders_pipeline_tests.conftest import write_jsonl
 
 T1 = "2026-11-20T10:30:00Z"
 T2 = "2026-11-20T11:00:00Z"
 
 ORDERS = [
-    {"order_id": "X", "merchant_id": "m1", "provider": "stripe", "amount": "12.50", "currency": "USD",
-     "created_at": "2026-11-20T10:00:00Z", "request_id": "req-x"},
-    {"order_id": "Y", "merchant_id": "m1", "provider": "stripe", "amount": "3", "currency": "USD",
-     "created_at": "2026-11-20T10:00:00Z"},
+    {
+        "order_id": "X",
+        "merchant_id": "m1",
+        "provider": "stripe",
+        "amount": "12.50",
+        "currency": "USD",
+        "created_at": "2026-11-20T10:00:00Z",
+        "request_id": "req-x",
+    },
+    {
+        "order_id": "Y",
+        "merchant_id": "m1",
+        "provider": "stripe",
+        "amount": "3",
+        "currency": "USD",
+        "created_at": "2026-11-20T10:00:00Z",
+    },
 ]
 FIRST_CALLBACKS = [
-    {"order_id": "Y", "provider": "stripe", "status": "success", "amount": "3", "currency": "USD",
-     "received_at": "2026-11-20T10:01:00Z", "callback_id": "evt-y"},
-    {"order_id": "Z", "provider": "stripe", "status": "success", "amount": "1", "currency": "USD",
-     "received_at": "2026-11-20T10:02:00Z", "callback_id": "evt-z"},
+    {
+        "order_id": "Y",
+        "provider": "stripe",
+        "status": "success",
+        "amount": "3",
+        "currency": "USD",
+        "received_at": "2026-11-20T10:01:00Z",
+        "callback_id": "evt-y",
+    },
+    {
+        "order_id": "Z",
+        "provider": "stripe",
+        "status": "success",
+        "amount": "1",
+        "currency": "USD",
+        "received_at": "2026-11-20T10:02:00Z",
+        "callback_id": "evt-z",
+    },
 ]
 LATE_CALLBACKS = [
-    {"order_id": "X", "provider": "stripe", "status": "success", "amount": "12.50", "currency": "USD",
-     "received_at": "2026-11-20T10:40:00Z", "callback_id": "evt-x"},
+    {
+        "order_id": "X",
+        "provider": "stripe",
+        "status": "success",
+        "amount": "12.50",
+        "currency": "USD",
+        "received_at": "2026-11-20T10:40:00Z",
+        "callback_id": "evt-x",
+    },
     # A re-delivery after T2: landed, but it does not exist for run 2.
-    {"order_id": "X", "provider": "stripe", "status": "success", "amount": "12.50", "currency": "USD",
-     "received_at": "2026-11-20T11:30:00Z", "callback_id": "evt-x"},
+    {
+        "order_id": "X",
+        "provider": "stripe",
+        "status": "success",
+        "amount": "12.50",
+        "currency": "USD",
+        "received_at": "2026-11-20T11:30:00Z",
+        "callback_id": "evt-x",
+    },
 ]
 
 
@@ -48,8 +89,20 @@ def _ts(text: str) -> datetime:
 
 
 def _reconcile(orders: Path, callbacks: Path, warehouse: Path, as_of: str) -> None:
-    code = cli.main(["reconcile", "--orders", str(orders), "--callbacks", str(callbacks),
-                     "--warehouse", str(warehouse), "--as-of", as_of, "--quiet"])
+    code = cli.main(
+        [
+            "reconcile",
+            "--orders",
+            str(orders),
+            "--callbacks",
+            str(callbacks),
+            "--warehouse",
+            str(warehouse),
+            "--as-of",
+            as_of,
+            "--quiet",
+        ]
+    )
     assert code == 0
 
 
@@ -102,8 +155,7 @@ def test_run_1_finds_x_overdue(late_callback) -> None:
 def test_run_2_finds_x_confirmed_with_a_late_callback(late_callback) -> None:
     rows = _query(
         late_callback["warehouse"],
-        "SELECT order_id, outcome, flags, action, callback_count, latency_seconds FROM recon.order_outcomes "
-        "ORDER BY 1",
+        "SELECT order_id, outcome, flags, action, callback_count, latency_seconds FROM recon.order_outcomes ORDER BY 1",
     )
     assert rows[0] == ("X", "confirmed", ["late_callback"], "none", 1, 2400)
     assert rows[1][:2] == ("Y", "confirmed")
@@ -185,7 +237,8 @@ def test_history_lists_the_published_submissions_and_callbacks(late_callback, ca
     assert "callbacks (2)" in out
     callback_lines = out.split("callbacks (2)\n")[1].splitlines()
     assert callback_lines[0].startswith("  1. received 2026-11-20T10:40:00Z  success  USD 12.50  provider stripe")
-    assert "callback_id evt-x" in callback_lines[0] and "[2026-11-20-b.jsonl:1]" in callback_lines[0]
+    assert "callback_id evt-x" in callback_lines[0]
+    assert "[2026-11-20-b.jsonl:1]" in callback_lines[0]
     assert "after as_of" not in callback_lines[0]
     assert callback_lines[1].endswith("(received after as_of: not counted)")
 
@@ -203,7 +256,8 @@ def test_history_of_an_unknown_order_is_one_line_and_exits_1(late_callback, caps
     assert code == 1
     assert out == ""
     line = _one_line(err)
-    assert "no order 'x'" in line and str(late_callback["warehouse"]) in line
+    assert "no order 'x'" in line
+    assert str(late_callback["warehouse"]) in line
 
 
 def test_history_of_a_missing_warehouse_is_one_line_and_exits_2(tmp_path, capsys) -> None:
@@ -244,8 +298,12 @@ def test_runs_lists_newest_first_with_counts_checks_and_timings(late_callback, c
     rows = _run_rows(out)
     assert [row[1] for row in rows] == [T2, T1]
     newest, oldest = rows
-    warnings = [w for (w,) in _query(late_callback["warehouse"],
-                                     "SELECT check_warnings FROM recon.runs ORDER BY finished_at DESC")]
+    warnings = [
+        w
+        for (w,) in _query(
+            late_callback["warehouse"], "SELECT check_warnings FROM recon.runs ORDER BY finished_at DESC"
+        )
+    ]
     assert warnings[1] >= 2  # run 1: overdue rate and orphan rate at least
     # status, read, landed, rejected, orders, checks
     assert newest[3:10] == ["published", "6", "6", "0", "2", "passed,", str(warnings[0])]

@@ -18,18 +18,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from orders_pipeline.lib import schema
-from orders_pipeline.lib.config import Settings
-from orders_pipeline.lib.ingestion import (
-    DuckDBSink,
-    InputError,
-    InputFile,
-    MemorySink,
-    discover_files,
-    ingest,
-    parse_callback_lines,
-    parse_order_lines,
-)
+from orders_pipeline.lib.common.config import Settings
+from orders_pipeline.lib.common.errors import InputError
+from orders_pipeline.lib.common.time import TIMESTAMP
+from orders_pipeline.lib.inputs.discovery import InputFile, discover_files
+from orders_pipeline.lib.inputs.ingest import ingest_file, parse_callback_lines, parse_order_lines
+from orders_pipeline.lib.inputs.sinks import DuckDBSink, MemorySink
+from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, ORDER_LINES, REJECTED_LINES
 
 UTC_SETTINGS = Settings()
 DROP = object()
@@ -79,16 +74,16 @@ def lines_frame(lines: list[Any]) -> pl.DataFrame:
 
 def parse_orders(*lines: Any, settings: Settings = UTC_SETTINGS) -> tuple[pl.DataFrame, pl.DataFrame]:
     landed, rejected = parse_order_lines(lines_frame(list(lines)), settings)
-    assert landed.schema == pl.Schema(schema.ORDER_LINE_SCHEMA)
-    assert rejected.schema == pl.Schema(schema.REJECTED_LINE_SCHEMA)
+    assert landed.schema == pl.Schema(ORDER_LINES.polars_schema())
+    assert rejected.schema == pl.Schema(REJECTED_LINES.polars_schema())
     assert landed.height + rejected.height == len(lines)
     return landed, rejected
 
 
 def parse_callbacks(*lines: Any, settings: Settings = UTC_SETTINGS) -> tuple[pl.DataFrame, pl.DataFrame]:
     landed, rejected = parse_callback_lines(lines_frame(list(lines)), settings)
-    assert landed.schema == pl.Schema(schema.CALLBACK_LINE_SCHEMA)
-    assert rejected.schema == pl.Schema(schema.REJECTED_LINE_SCHEMA)
+    assert landed.schema == pl.Schema(CALLBACK_LINES.polars_schema())
+    assert rejected.schema == pl.Schema(REJECTED_LINES.polars_schema())
     assert landed.height + rejected.height == len(lines)
     return landed, rejected
 
@@ -127,9 +122,30 @@ def write(path: Path, content: str | bytes) -> Path:
 
 def run(root: Path, kind: str = "orders", chunk_lines: int = 1_000_000, settings: Settings = UTC_SETTINGS):
     sink = MemorySink()
-    files = ingest(kind, discover_files(root, kind), settings, sink, chunk_lines=chunk_lines)
-    assert files.schema == pl.Schema(schema.INPUT_FILE_SCHEMA)
-    return files, sink.frame(kind), sink.frame("rejected_lines")
+    rows = []
+    for file in discover_files(root, kind):  # type: ignore[arg-type]
+        ingested = ingest_file(file, settings, sink, chunk_lines=chunk_lines)
+        counts = ingested.counts
+        rows.append(
+            {
+                "file": file.relative,
+                "sha256": ingested.sha256,
+                "lines_read": counts.read,
+                "lines_landed": counts.landed,
+                "lines_rejected": counts.rejected,
+            }
+        )
+    files = pl.DataFrame(
+        rows,
+        schema={
+            "file": pl.String,
+            "sha256": pl.String,
+            "lines_read": pl.Int64,
+            "lines_landed": pl.Int64,
+            "lines_rejected": pl.Int64,
+        },
+    )
+    return files, sink.frame(kind), sink.frame("rejected_lines")  # type: ignore[arg-type]
 
 
 def jsonl(*values: Any) -> str:
@@ -604,7 +620,7 @@ def test_invalid_utf8_line_is_bad_encoding_and_others_are_unaffected(tmp_path: P
 def test_empty_file_reads_no_lines(tmp_path: Path) -> None:
     write(tmp_path / "o.jsonl", "")
     files, landed, rejected = run(tmp_path)
-    assert files.select("lines_read", "lines_landed", "lines_rejected", "duplicate_of").row(0) == (0, 0, 0, None)
+    assert files.select("lines_read", "lines_landed", "lines_rejected").row(0) == (0, 0, 0)
 
 
 def test_gzip_jsonl_file(tmp_path: Path) -> None:
@@ -615,7 +631,6 @@ def test_gzip_jsonl_file(tmp_path: Path) -> None:
 
     row = files.row(0, named=True)
     assert row["sha256"] == hashlib.sha256(content.encode()).hexdigest()
-    assert row["size_bytes"] == (tmp_path / "o.jsonl.gz").stat().st_size
     assert landed["order_id"].to_list() == ["a", "b"]
     assert rejected.select("line_number", "reason").rows() == [(2, "malformed_json")]
 
@@ -633,30 +648,7 @@ def test_truncated_gzip_raises_input_error(tmp_path: Path) -> None:
         run(tmp_path)
 
 
-def test_duplicate_file_under_another_name_is_skipped(tmp_path: Path) -> None:
-    content = jsonl(order(order_id="a"), "bad")
-    write(tmp_path / "2024-05-01.jsonl", content)
-    write(tmp_path / "resent/2024-05-01-again.jsonl.gz", content)
-    files, landed, rejected = run(tmp_path)
-    assert files.select("file", "duplicate_of", "lines_read", "lines_landed", "lines_rejected").rows() == [
-        ("2024-05-01.jsonl", None, 2, 1, 1),
-        ("resent/2024-05-01-again.jsonl.gz", "2024-05-01.jsonl", 0, 0, 0),
-    ]
-    assert files["sha256"][0] == files["sha256"][1]
-    assert (landed.height, rejected.height) == (1, 1)
-
-
-def test_files_with_the_same_first_mebibyte_but_different_content_are_not_duplicates(tmp_path: Path) -> None:
-    prefix = jsonl(*[order(order_id=f"o{i}", customer_id="x" * 200) for i in range(5000)])
-    assert len(prefix) > 1 << 20
-    write(tmp_path / "a.jsonl", prefix + jsonl(order(order_id="tail-a")))
-    write(tmp_path / "b.jsonl", prefix + jsonl(order(order_id="tail-b")))
-    files, landed, rejected = run(tmp_path)
-    assert files["duplicate_of"].to_list() == [None, None]
-    assert files["lines_landed"].to_list() == [5001, 5001]
-
-
-def test_read_order_is_continuous_across_files(tmp_path: Path) -> None:
+def test_read_order_counts_each_files_lines_from_zero(tmp_path: Path) -> None:
     write(tmp_path / "a.jsonl", jsonl(order(order_id="a1"), "bad", order(order_id="a3")))
     write(
         tmp_path / "b.csv",
@@ -667,8 +659,8 @@ def test_read_order_is_continuous_across_files(tmp_path: Path) -> None:
     assert landed.select("file", "order_id", "read_order").rows() == [
         ("a.jsonl", "a1", 0),
         ("a.jsonl", "a3", 2),
-        ("b.csv", "b1", 3),
-        ("c.jsonl.gz", "c1", 4),
+        ("b.csv", "b1", 0),
+        ("c.jsonl.gz", "c1", 0),
     ]
     assert rejected["file"].to_list() == ["a.jsonl"]
 
@@ -701,7 +693,9 @@ def test_chunking_preserves_line_numbers_and_read_order(tmp_path: Path) -> None:
     assert whole[0].equals(tiny[0])
     assert whole[1].equals(tiny[1])
     assert whole[2].equals(tiny[2])
-    assert tiny[1]["read_order"].to_list() == sorted(tiny[1]["read_order"].to_list())
+    for file in ("a.jsonl", "b.csv"):
+        read_order = tiny[1].filter(pl.col("file") == file)["read_order"].to_list()
+        assert read_order == sorted(read_order)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -790,9 +784,9 @@ def test_callbacks_from_csv(tmp_path: Path) -> None:
 
 def test_memory_sink_without_writes_gives_empty_frames_with_the_contract() -> None:
     sink = MemorySink()
-    assert sink.frame("orders").schema == pl.Schema(schema.ORDER_LINE_SCHEMA)
-    assert sink.frame("callbacks").schema == pl.Schema(schema.CALLBACK_LINE_SCHEMA)
-    assert sink.frame("rejected_lines").schema == pl.Schema(schema.REJECTED_LINE_SCHEMA)
+    assert sink.frame("orders").schema == pl.Schema(ORDER_LINES.polars_schema())
+    assert sink.frame("callbacks").schema == pl.Schema(CALLBACK_LINES.polars_schema())
+    assert sink.frame("rejected_lines").schema == pl.Schema(REJECTED_LINES.polars_schema())
 
 
 def test_duckdb_sink_round_trip_with_exact_types(tmp_path: Path) -> None:
@@ -801,19 +795,19 @@ def test_duckdb_sink_round_trip_with_exact_types(tmp_path: Path) -> None:
     con = duckdb.connect(":memory:")
     sink = DuckDBSink(con)
     DuckDBSink(con)  # idempotent
-    ingest("orders", discover_files(tmp_path / "o", "orders"), UTC_SETTINGS, sink)
-    ingest("callbacks", discover_files(tmp_path / "c", "callbacks"), UTC_SETTINGS, sink)
+    for file in [*discover_files(tmp_path / "o", "orders"), *discover_files(tmp_path / "c", "callbacks")]:
+        ingest_file(file, UTC_SETTINGS, sink)
     types = dict(
         con.sql(
             "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = 'landing'"
         ).fetchall()
     )
-    expected_sql = {pl.String(): "VARCHAR", pl.Int64(): "BIGINT", schema.TIMESTAMP: "TIMESTAMP WITH TIME ZONE"}
+    expected_sql = {pl.String(): "VARCHAR", pl.Int64(): "BIGINT", TIMESTAMP: "TIMESTAMP WITH TIME ZONE"}
     for table, contract in [
-        ("orders", schema.ORDER_LINE_SCHEMA),
-        ("callbacks", schema.CALLBACK_LINE_SCHEMA),
-        ("rejected_lines", schema.REJECTED_LINE_SCHEMA),
+        ("orders", ORDER_LINES.polars_schema()),
+        ("callbacks", CALLBACK_LINES.polars_schema()),
+        ("rejected_lines", REJECTED_LINES.polars_schema()),
     ]:
         for column, dtype in contract.items():
             assert types[f"{table}.{column}"] == expected_sql[dtype], (table, column)
@@ -824,7 +818,7 @@ def test_duckdb_sink_round_trip_with_exact_types(tmp_path: Path) -> None:
             "AND table_name='orders' ORDER BY ordinal_position"
         ).fetchall()
     ]
-    assert columns == list(schema.ORDER_LINE_SCHEMA)
+    assert columns == list(ORDER_LINES.polars_schema())
     row = con.sql("SELECT order_id, amount_minor, created_at, seq FROM landing.orders").fetchall()[0]
     assert row[:2] == ("o-1", 1250)
     assert row[3] == 1
@@ -899,7 +893,7 @@ TRICKY_CSV = (
 def test_csv_fast_path_matches_the_csv_module(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_lines: int
 ) -> None:
-    from orders_pipeline.lib import ingestion
+    from orders_pipeline.lib.inputs import ingest as ingestion
 
     content = (
         TRICKY_CSV.encode()
@@ -908,7 +902,7 @@ def test_csv_fast_path_matches_the_csv_module(
     )
     write(tmp_path / "o.csv", content)
     fast = run(tmp_path, chunk_lines=chunk_lines, settings=Settings(timezone="Asia/Tokyo"))
-    monkeypatch.setattr(ingestion, "_csv_block_is_simple", lambda data: False)
+    monkeypatch.setattr(ingestion, "block_is_simple", lambda data: False)
     slow = run(tmp_path, chunk_lines=chunk_lines, settings=Settings(timezone="Asia/Tokyo"))
     for a, b in zip(fast, slow, strict=True):
         assert a.equals(b), (a, b)
@@ -930,13 +924,11 @@ def test_csv_fast_path_matches_the_csv_module(
 def test_csv_switches_to_the_csv_module_at_the_first_quoted_block(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orders_pipeline.lib import ingestion
+    from orders_pipeline.lib.inputs import ingest as ingestion
 
     decisions: list[bool] = []
-    original = ingestion._csv_block_is_simple
-    monkeypatch.setattr(
-        ingestion, "_csv_block_is_simple", lambda data: decisions.append(original(data)) or decisions[-1]
-    )
+    original = ingestion.block_is_simple
+    monkeypatch.setattr(ingestion, "block_is_simple", lambda data: decisions.append(original(data)) or decisions[-1])
     header = "order_id,merchant_id,provider,amount,currency,created_at,customer_id\n"
     plain = "".join(f"o{i},m,stripe,{i},USD,2024-05-01T00:00:00Z,c{i}\n" for i in range(3000))
     quoted = (
@@ -989,7 +981,7 @@ def test_property_csv_records_are_each_landed_or_rejected_once_on_both_paths(
     import csv
     import io
 
-    from orders_pipeline.lib import ingestion
+    from orders_pipeline.lib.inputs import ingest as ingestion
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n" if crlf else "\n")
@@ -999,12 +991,12 @@ def test_property_csv_records_are_each_landed_or_rejected_once_on_both_paths(
     root = tmp_path_factory.mktemp("csvprop")
     (root / "o.csv").write_text(buffer.getvalue(), newline="")
     results = [run(root, chunk_lines=chunk)]
-    original = ingestion._csv_block_is_simple
-    ingestion._csv_block_is_simple = lambda data: False  # type: ignore[assignment]
+    original = ingestion.block_is_simple
+    ingestion.block_is_simple = lambda data: False  # type: ignore[assignment]
     try:
         results.append(run(root, chunk_lines=chunk))
     finally:
-        ingestion._csv_block_is_simple = original  # type: ignore[assignment]
+        ingestion.block_is_simple = original  # type: ignore[assignment]
     for a, b in zip(*results, strict=True):
         assert a.equals(b)
     files, landed, rejected = results[0]
@@ -1042,7 +1034,7 @@ def test_csv_record_with_too_many_cells_keeps_no_source_or_seq(tmp_path: Path) -
 def test_file_sha256_is_the_digest_of_the_decompressed_content(tmp_path: Path) -> None:
     import hashlib
 
-    from orders_pipeline.lib.ingestion import file_sha256
+    from orders_pipeline.lib.inputs.reading import file_sha256
 
     content = jsonl(order(), "x") * 3
     (path,) = discover_files(write(tmp_path / "a.jsonl.gz", content), "orders")

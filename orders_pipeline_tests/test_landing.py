@@ -7,6 +7,7 @@ whole landing tables, so "identical" means row for row, column for column.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 from datetime import UTC, datetime
@@ -16,13 +17,14 @@ import duckdb
 import pytest
 
 from orders_pipeline import cli
-from orders_pipeline.lib import landing
-from orders_pipeline.lib.config import Settings
-from orders_pipeline.lib.ingestion import discover_files
-from orders_pipeline.lib.landing import MANIFEST, SyncReport, ranked_lines_sql, sync_landing
-from orders_pipeline.lib.outcomes import classify_orders
-from orders_pipeline.lib.schema import CALLBACKS, ORDERS
-from orders_pipeline.lib.warehouse import configure
+from orders_pipeline.lib.common.config import Settings
+from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS
+from orders_pipeline.lib.inputs import manifest as landing
+from orders_pipeline.lib.inputs.discovery import discover_files
+from orders_pipeline.lib.inputs.manifest import SyncReport, ranked_lines_sql, sync_landing
+from orders_pipeline.lib.outcomes.rules import classify_orders
+from orders_pipeline.lib.warehouse.connection import configure
+from orders_pipeline.lib.warehouse.contracts import MANIFEST
 from orders_pipeline_tests.conftest import write_jsonl
 
 LANDING_TABLES = ("landing.orders", "landing.callbacks", "landing.rejected_lines")
@@ -92,7 +94,7 @@ def _landed(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
 
 
 def _manifest(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict]:
-    cursor = con.execute(f"SELECT * FROM {MANIFEST}")
+    cursor = con.execute(f"SELECT * FROM {MANIFEST.qualified()}")
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     return {(row["kind"], row["file"]): row for row in rows}
@@ -143,8 +145,8 @@ def test_redelivered_file_is_a_duplicate_whichever_arrived_first(tmp_path, arriv
     assert report.statuses["duplicate"] == 2
     assert _files_of(con, "landing.orders") == _files_of(con, "landing.callbacks") == {"a.jsonl"}
     assert _landed(con) == _landed(reference)
-    assert _table(con, MANIFEST, exclude=("mtime_ns", "ingested_run_id", "status")) == _table(
-        reference, MANIFEST, exclude=("mtime_ns", "ingested_run_id", "status")
+    assert _table(con, MANIFEST.name, exclude=("mtime_ns", "ingested_run_id", "status")) == _table(
+        reference, MANIFEST.name, exclude=("mtime_ns", "ingested_run_id", "status")
     )
 
 
@@ -202,6 +204,19 @@ def test_compressed_copy_arriving_later_changes_nothing(con, tmp_path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Changed and removed files
 # ---------------------------------------------------------------------------------------------
+
+
+def test_files_of_the_same_size_with_the_same_first_mebibyte_are_not_duplicates(con, tmp_path) -> None:
+    prefix = "".join(json.dumps(_order(f"o{i}") | {"customer_id": "x" * 200}) + "\n" for i in range(5000))
+    assert len(prefix) > 1 << 20
+    for name in ("a", "b"):
+        (tmp_path / "orders").mkdir(exist_ok=True)
+        (tmp_path / "orders" / f"{name}.jsonl").write_text(prefix + json.dumps(_order(f"tail-{name}")) + "\n")
+    report = _sync(con, tmp_path)
+    manifest = _manifest(con)
+    assert [manifest[(ORDERS, f"{name}.jsonl")]["duplicate_of"] for name in ("a", "b")] == [None, None]
+    assert [manifest[(ORDERS, f"{name}.jsonl")]["lines_landed"] for name in ("a", "b")] == [5001, 5001]
+    assert report.statuses["ingested"] == 2
 
 
 def test_file_changed_after_ingestion_is_reingested_and_reported_changed(con, tmp_path) -> None:
@@ -278,13 +293,13 @@ def test_removing_the_original_promotes_its_duplicate(con, tmp_path) -> None:
 def parsed_files(monkeypatch) -> list[str]:
     """The relative paths ``sync_landing`` hands to the parser, in call order."""
     parsed: list[str] = []
-    real_ingest = landing.ingest
+    real_ingest = landing.ingest_file
 
-    def counting_ingest(kind, files, *args, **kwargs):
-        parsed.extend(f"{kind}/{f.relative}" for f in files)
-        return real_ingest(kind, files, *args, **kwargs)
+    def counting_ingest(file, *args, **kwargs):
+        parsed.append(f"{file.kind}/{file.relative}")
+        return real_ingest(file, *args, **kwargs)
 
-    monkeypatch.setattr("orders_pipeline.lib.landing.ingest", counting_ingest)
+    monkeypatch.setattr("orders_pipeline.lib.inputs.manifest.ingest_file", counting_ingest)
     return parsed
 
 
@@ -313,13 +328,13 @@ def test_syncing_twice_leaves_every_landing_table_identical(con, tmp_path) -> No
     )
     write_jsonl(tmp_path / CALLBACKS / "a.jsonl", CALLBACKS_A)
     _sync(con, tmp_path)
-    landed, manifest = _landed(con), _table(con, MANIFEST, exclude=("status",))
+    landed, manifest = _landed(con), _table(con, MANIFEST.name, exclude=("status",))
 
     report = _sync(con, tmp_path, run_id="run-2")
 
     assert _landed(con) == landed
     # Only the per-sync status changes (ingested -> unchanged); ingested_run_id stays the first run's.
-    assert _table(con, MANIFEST, exclude=("status",)) == manifest
+    assert _table(con, MANIFEST.name, exclude=("status",)) == manifest
     assert report.statuses == {"unchanged": 3, "duplicate": 1, "removed": 0}
 
 
@@ -328,15 +343,15 @@ def test_failed_sync_keeps_finished_files_and_the_next_sync_completes(con, tmp_p
     _sync(con, tmp_path)
     write_jsonl(tmp_path / ORDERS / "b.jsonl", [_order("o5")])
     write_jsonl(tmp_path / CALLBACKS / "a.jsonl", CALLBACKS_A)
-    real_ingest = landing.ingest
+    real_ingest = landing.ingest_file
 
-    def ingest_then_crash(kind, files, *args, **kwargs):
-        result = real_ingest(kind, files, *args, **kwargs)
-        if kind == CALLBACKS and files:
+    def ingest_then_crash(file, *args, **kwargs):
+        result = real_ingest(file, *args, **kwargs)
+        if file.kind == CALLBACKS:
             raise OSError("disk on fire")
         return result
 
-    monkeypatch.setattr("orders_pipeline.lib.landing.ingest", ingest_then_crash)
+    monkeypatch.setattr("orders_pipeline.lib.inputs.manifest.ingest_file", ingest_then_crash)
     with pytest.raises(OSError, match="disk on fire"):
         _sync(con, tmp_path, run_id="run-2")
     # The order file finished before the crash stays landed with its manifest row; nothing of
@@ -345,14 +360,14 @@ def test_failed_sync_keeps_finished_files_and_the_next_sync_completes(con, tmp_p
     assert con.execute("SELECT count(*) FROM landing.callbacks").fetchone()[0] == 0
     assert set(_manifest(con)) == {(ORDERS, "a.jsonl"), (ORDERS, "b.jsonl")}
 
-    monkeypatch.setattr("orders_pipeline.lib.landing.ingest", real_ingest)
+    monkeypatch.setattr("orders_pipeline.lib.inputs.manifest.ingest_file", real_ingest)
     report = _sync(con, tmp_path, run_id="run-3")
     assert report.statuses == {"unchanged": 2, "ingested": 1, "removed": 0}
     reference = configure(duckdb.connect())
     _sync(reference, tmp_path)
     assert _landed(con) == _landed(reference)
     exclude = ("ingested_run_id", "status")
-    assert _table(con, MANIFEST, exclude=exclude) == _table(reference, MANIFEST, exclude=exclude)
+    assert _table(con, MANIFEST.name, exclude=exclude) == _table(reference, MANIFEST.name, exclude=exclude)
     # Every file landed since the last classification is still waiting for it.
     assert {r[1] for r in con.execute("SELECT * FROM landing.unevaluated_files").fetchall()} == {"a.jsonl", "b.jsonl"}
 
@@ -408,7 +423,8 @@ def test_ranked_read_order_ignores_duplicates_and_removed_files(con, tmp_path) -
 
 def test_callback_in_the_257th_callback_file_still_counts(con, tmp_path) -> None:
     """Regression: the file rank sits at bit 32 of read_order, so past 256 files read_order is >= 2**40;
-    the outcome keys must still decode it exactly (they once kept only 40 bits and lost this callback)."""
+    the outcome keys must still decode it exactly (they once kept only 40 bits and lost this callback).
+    """
     write_jsonl(tmp_path / ORDERS / "orders.jsonl", [_order("X"), _order("Y")])
     write_jsonl(tmp_path / CALLBACKS / "000.jsonl", [_callback("Y", callback_id="evt-y")])
     write_jsonl(tmp_path / CALLBACKS / "zzz.jsonl", [_callback("X", callback_id="evt-x")])
@@ -416,7 +432,8 @@ def test_callback_in_the_257th_callback_file_still_counts(con, tmp_path) -> None
     # 255 more (empty) callback files sorting between the two: ingesting 257 real files takes ~15 s,
     # so they are registered in the manifest directly; only their rank matters to ranked_lines_sql.
     con.executemany(
-        f"INSERT INTO {MANIFEST} (kind, file, duplicate_of, lines_read, lines_landed, lines_rejected, status) "
+        f"INSERT INTO {MANIFEST.qualified()} "
+        "(kind, file, duplicate_of, lines_read, lines_landed, lines_rejected, status) "
         "VALUES ('callbacks', ?, NULL, 0, 0, 0, 'ingested')",
         [[f"pad/{i:03d}.jsonl"] for i in range(255)],
     )
@@ -436,8 +453,18 @@ def test_file_landed_by_a_run_killed_before_classification_is_still_evaluated(tm
     write_jsonl(tmp_path / ORDERS / "a.jsonl", [_order("o1")])
     (tmp_path / CALLBACKS).mkdir()
     warehouse = tmp_path / "w.duckdb"
-    args = ["reconcile", "--orders", str(tmp_path / ORDERS), "--callbacks", str(tmp_path / CALLBACKS),
-            "--warehouse", str(warehouse), "--as-of", as_of, "--quiet"]
+    args = [
+        "reconcile",
+        "--orders",
+        str(tmp_path / ORDERS),
+        "--callbacks",
+        str(tmp_path / CALLBACKS),
+        "--warehouse",
+        str(warehouse),
+        "--as-of",
+        as_of,
+        "--quiet",
+    ]
     assert cli.main(args) == 0
     # A run lands the success callback, then is killed before it classifies anything.
     write_jsonl(tmp_path / CALLBACKS / "a.jsonl", [_callback("o1")])

@@ -8,10 +8,11 @@ from typing import Any
 
 import polars as pl
 
-from orders_pipeline.lib import schema
-from orders_pipeline.lib.config import OutageSettings, Settings
-from orders_pipeline.lib.log_quality import CALLBACK_OUTAGE_SCHEMA, LOG_GAP_SCHEMA, callback_outages, log_gaps
-from orders_pipeline.lib.outcomes import classify_orders
+from orders_pipeline.lib.common.config import OutageSettings, Settings
+from orders_pipeline.lib.log_quality.gaps import LOG_GAP_SCHEMA, log_gaps
+from orders_pipeline.lib.log_quality.outages import CALLBACK_OUTAGE_SCHEMA, callback_outages
+from orders_pipeline.lib.outcomes.rules import classify_orders
+from orders_pipeline.lib.warehouse.contracts import REJECTED_LINES
 from orders_pipeline_tests.test_outcomes import T0, US, at, make_callbacks, make_orders
 
 
@@ -27,7 +28,7 @@ def rejected(*rows: dict[str, Any]) -> pl.LazyFrame:
         "source": None,
         "seq": None,
     }
-    return pl.DataFrame([{**defaults, **row} for row in rows], schema=schema.REJECTED_LINE_SCHEMA).lazy()
+    return pl.DataFrame([{**defaults, **row} for row in rows], schema=REJECTED_LINES.polars_schema()).lazy()
 
 
 def gaps(

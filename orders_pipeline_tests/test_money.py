@@ -6,7 +6,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orders_pipeline.lib.money import CURRENCY_EXPONENTS, amount_minor_expr, to_minor_units
+from orders_pipeline.lib.common.money import CURRENCY_EXPONENTS, amount_minor_expr, to_minor_units
 
 _MAX_INTEGER_DIGITS = 14
 CURRENCIES = ["JPY", "USD", "KWD", "CLF"]  # exponents 0, 2, 3, 4
@@ -42,7 +42,24 @@ def test_vectorised_conversion_matches_the_exact_rule(amounts: list[tuple[str, s
 
 
 def test_examples_from_the_spec_and_edges() -> None:
-    texts = ["12.500", "12.5", "1.234", "0", "0.00", "007", "0.5", ".5", "1.", "-1", "1e3", " 7.10 ", "", "12345678901234.5"]
-    frame = pl.DataFrame({"amount": texts, "exponent": [2] * len(texts)}, schema={"amount": pl.String, "exponent": pl.Int8})
+    texts = [
+        "12.500",
+        "12.5",
+        "1.234",
+        "0",
+        "0.00",
+        "007",
+        "0.5",
+        ".5",
+        "1.",
+        "-1",
+        "1e3",
+        " 7.10 ",
+        "",
+        "12345678901234.5",
+    ]
+    frame = pl.DataFrame(
+        {"amount": texts, "exponent": [2] * len(texts)}, schema={"amount": pl.String, "exponent": pl.Int8}
+    )
     got = frame.select(amount_minor_expr(pl.col("amount"), pl.col("exponent")).alias("m"))["m"].to_list()
     assert got == [1250, 1250, None, 0, 0, 700, 50, None, None, None, None, 710, None, 1234567890123450]

@@ -10,17 +10,17 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from orders_pipeline.lib import schema
-from orders_pipeline.lib.landing import TOUCHED, UNEVALUATED, ensure_landing_tables
-from orders_pipeline.lib.order_days import OUTCOMES_NEXT, OUTCOMES_TABLE, replace_days
+from orders_pipeline.lib.inputs.manifest import ensure_landing_tables
+from orders_pipeline.lib.outcomes.store import NEXT_OUTCOMES, OUTCOMES_TABLE, replace_days
+from orders_pipeline.lib.warehouse.contracts import ORDER_OUTCOMES, TOUCHED_ORDERS, UNEVALUATED_FILES
 
 
 def _outcomes(*order_ids: str, day: int = 20) -> pa.Table:
-    rows = {name: [None] * len(order_ids) for name in schema.ORDER_OUTCOME_SCHEMA}
+    rows = {name: [None] * len(order_ids) for name in ORDER_OUTCOMES.polars_schema()}
     rows["order_id"] = list(order_ids)
     rows["created_at"] = [datetime(2026, 11, day, 9, tzinfo=UTC)] * len(order_ids)
     rows["outcome"] = ["pending"] * len(order_ids)
-    return pl.DataFrame(rows, schema=schema.ORDER_OUTCOME_SCHEMA).to_arrow()
+    return pl.DataFrame(rows, schema=ORDER_OUTCOMES.polars_schema()).to_arrow()
 
 
 @pytest.fixture
@@ -29,8 +29,8 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
     con.execute("SET TimeZone = 'UTC'")
     con.execute("CREATE SCHEMA recon")
     ensure_landing_tables(con)
-    con.execute(f"INSERT INTO {UNEVALUATED} VALUES ('orders', 'a.jsonl')")
-    con.execute(f"INSERT INTO {TOUCHED} VALUES ('run-1', 'o-old')")
+    con.execute(f"INSERT INTO {UNEVALUATED_FILES.qualified()} VALUES ('orders', 'a.jsonl')")
+    con.execute(f"INSERT INTO {TOUCHED_ORDERS.qualified()} VALUES ('run-1', 'o-old')")
     yield con
     con.close()
 
@@ -40,17 +40,22 @@ def _ids(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _pending(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute(f"SELECT (SELECT count(*) FROM {UNEVALUATED}) + (SELECT count(*) FROM {TOUCHED})").fetchone()[0]
+    return con.execute(
+        f"SELECT (SELECT count(*) FROM {UNEVALUATED_FILES.qualified()}) "
+        f"+ (SELECT count(*) FROM {TOUCHED_ORDERS.qualified()})"
+    ).fetchone()[0]
 
 
 def test_full_evaluation_replaces_every_row_and_drops_a_half_built_table(con) -> None:
     replace_days(con, None, iter([_outcomes("o-old")]))
-    con.execute(f"CREATE TABLE {OUTCOMES_NEXT} AS SELECT * FROM {OUTCOMES_TABLE}")  # left by a killed run
-    con.execute(f"INSERT INTO {UNEVALUATED} VALUES ('orders', 'b.jsonl')")
+    con.execute(f"CREATE TABLE {NEXT_OUTCOMES.qualified()} AS SELECT * FROM {OUTCOMES_TABLE}")  # left by a killed run
+    con.execute(f"INSERT INTO {UNEVALUATED_FILES.qualified()} VALUES ('orders', 'b.jsonl')")
     replace_days(con, None, iter([_outcomes("o1", "o2"), _outcomes("o3"), _outcomes()]))
     assert _ids(con) == ["o1", "o2", "o3"]
     assert _pending(con) == 0
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'recon'").fetchall()}
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'recon'").fetchall()
+    }
     assert tables == {"order_outcomes"}
 
 
@@ -63,7 +68,7 @@ def test_full_evaluation_with_no_batch_leaves_an_empty_table(con) -> None:
 @pytest.mark.parametrize("days", [None, [date(2026, 11, 20)]], ids=["full", "by-day"])
 def test_a_failure_midway_keeps_the_old_outcomes_and_the_pending_lines(con, days) -> None:
     replace_days(con, None, iter([_outcomes("o-old")]))
-    con.execute(f"INSERT INTO {UNEVALUATED} VALUES ('orders', 'b.jsonl')")
+    con.execute(f"INSERT INTO {UNEVALUATED_FILES.qualified()} VALUES ('orders', 'b.jsonl')")
 
     def batches() -> Iterator[pa.Table]:
         yield _outcomes("o1")

@@ -15,10 +15,19 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orders_pipeline.lib import schema
-from orders_pipeline.lib.config import Settings
-from orders_pipeline.lib.outcomes import classify_orders
-from orders_pipeline.lib.reconciliation import daily_summary, exceptions
+from orders_pipeline.lib.common.config import Settings
+from orders_pipeline.lib.common.vocabulary import (
+    ACTION_BY_OUTCOME,
+    ACTIONS,
+    FLAGS,
+    OUTCOMES,
+    STATUSES,
+    TERMINAL_STATUSES,
+)
+from orders_pipeline.lib.finance_tables.exceptions import exceptions
+from orders_pipeline.lib.finance_tables.summary import daily_summary
+from orders_pipeline.lib.outcomes.rules import classify_orders
+from orders_pipeline.lib.warehouse.contracts import ORDER_OUTCOMES
 from orders_pipeline_tests.test_outcomes import T0, make_callbacks, make_orders
 
 US = timedelta(microseconds=1)
@@ -49,7 +58,7 @@ callback_rows = st.fixed_dictionaries(
     {
         "order_id": st.sampled_from([*ORDER_IDS, "ghost"]),
         "provider": st.sampled_from(PROVIDERS),
-        "status": st.sampled_from(schema.STATUSES),
+        "status": st.sampled_from(STATUSES),
         "amount_minor": st.one_of(st.none(), st.integers(0, 3)),
         "currency": st.one_of(st.none(), st.sampled_from(["USD", "JPY"])),
         "received_at": instants(),
@@ -100,7 +109,7 @@ def reference(
         created = canon["created_at"]
         mine = [(c, n) for c, n in effective if c["order_id"] == order_id]
         terminal = sorted(
-            (c for c, _ in mine if c["status"] in schema.TERMINAL_STATUSES),
+            (c for c, _ in mine if c["status"] in TERMINAL_STATUSES),
             key=lambda c: (c["event_time"], c["received_at"], c["read_order"]),
         )
         statuses = [c["status"] for c in terminal]
@@ -135,14 +144,14 @@ def reference(
         flags = {
             "duplicate_submission": len(subs) > 1 and len(same) == 1,
             "conflicting_submission": len(subs) > 1 and len(same) > 1,
-            "duplicate_callback": any(c["status"] in schema.TERMINAL_STATUSES and n >= 2 for c, n in mine)
-            or any(statuses.count(s) >= 2 for s in schema.TERMINAL_STATUSES),
+            "duplicate_callback": any(c["status"] in TERMINAL_STATUSES and n >= 2 for c, n in mine)
+            or any(statuses.count(s) >= 2 for s in TERMINAL_STATUSES),
             "late_callback": first_received is not None and first_received > created + profile.sla,
             "callback_before_order": any(c["event_time"] < created - cfg.clock_skew_allowance for c, _ in mine),
             "acknowledged": any(c["status"] == "pending" for c, _ in mine) and not terminal,
             "provider_mismatch": any(c["provider"] != canon["provider"] for c, _ in mine),
         }
-        action = "review_submission" if flags["conflicting_submission"] else schema.ACTION_BY_OUTCOME[outcome]
+        action = "review_submission" if flags["conflicting_submission"] else ACTION_BY_OUTCOME[outcome]
         result[order_id] = {
             "order_id": order_id,
             "merchant_id": canon["merchant_id"],
@@ -151,7 +160,7 @@ def reference(
             "amount_minor": canon["amount_minor"],
             "created_at": created,
             "outcome": outcome,
-            "flags": [f for f in schema.FLAGS if flags[f]],
+            "flags": [f for f in FLAGS if flags[f]],
             "action": action,
             "submission_count": len(subs),
             "callback_count": len(mine),
@@ -182,11 +191,11 @@ def test_outcomes_match_a_literal_reading_of_the_spec(case: tuple[Any, ...]) -> 
     result = classify_orders(make_orders(*orders), make_callbacks(*callbacks), as_of, SETTINGS).collect()
     expected = reference(orders, callbacks, as_of, SETTINGS)
 
-    assert result.schema == pl.Schema(schema.ORDER_OUTCOME_SCHEMA)
+    assert result.schema == pl.Schema(ORDER_OUTCOMES.polars_schema())
     assert result["order_id"].to_list() == sorted(expected)
     for row in result.iter_rows(named=True):
-        assert row["outcome"] in schema.OUTCOMES
-        assert row["action"] in schema.ACTIONS
+        assert row["outcome"] in OUTCOMES
+        assert row["action"] in ACTIONS
         assert row == expected[row["order_id"]]
 
 
@@ -203,12 +212,12 @@ def test_summary_and_exceptions_tie_out_to_the_outcomes(case: tuple[Any, ...]) -
     assert summary["order_count"].sum() == outcomes.height
     assert summary["amount_minor"].sum() == outcomes["amount_minor"].sum()
     per_row = summary.select(
-        (pl.sum_horizontal(f"{o}_count" for o in schema.OUTCOMES) == pl.col("order_count")).all(),
-        (pl.sum_horizontal(f"{o}_amount_minor" for o in schema.OUTCOMES) == pl.col("amount_minor")).all(),
+        (pl.sum_horizontal(f"{o}_count" for o in OUTCOMES) == pl.col("order_count")).all(),
+        (pl.sum_horizontal(f"{o}_amount_minor" for o in OUTCOMES) == pl.col("amount_minor")).all(),
     )
     assert summary.height == 0 or per_row.row(0) == (True, True)
     assert summary.null_count().sum_horizontal().sum() == 0
-    for flag in schema.FLAGS:
+    for flag in FLAGS:
         assert summary[f"{flag}_count"].sum() == outcomes["flags"].list.contains(flag).sum()
 
     needing_action = set(outcomes.filter(pl.col("action") != "none")["order_id"])

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from orders_pipeline.lib import schema
-from orders_pipeline.lib.config import Settings, settings_from_mapping
-from orders_pipeline.lib.outcomes import EFFECTIVE_CALLBACK_SCHEMA, classify_orders, effective_callbacks
+from orders_pipeline.lib.common.config import Settings, settings_from_mapping
+from orders_pipeline.lib.outcomes.effective_callbacks import EFFECTIVE_CALLBACK_SCHEMA, effective_callbacks
+from orders_pipeline.lib.outcomes.rules import classify_orders
+from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, ORDER_LINES, ORDER_OUTCOMES
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 AS_OF = T0 + timedelta(hours=1)
@@ -40,7 +41,7 @@ def make_orders(*rows: dict[str, Any]) -> pl.LazyFrame:
         "file": "orders/a.jsonl",
     }
     full = [{**defaults, "line_number": i + 1, "read_order": i, **row} for i, row in enumerate(rows)]
-    return pl.DataFrame(full, schema=schema.ORDER_LINE_SCHEMA).lazy()
+    return pl.DataFrame(full, schema=ORDER_LINES.polars_schema()).lazy()
 
 
 def make_callbacks(*rows: dict[str, Any]) -> pl.LazyFrame:
@@ -63,7 +64,7 @@ def make_callbacks(*rows: dict[str, Any]) -> pl.LazyFrame:
         line = {**defaults, "line_number": i + 1, "read_order": i, **row}
         line.setdefault("event_time", line["received_at"])
         full.append(line)
-    return pl.DataFrame(full, schema=schema.CALLBACK_LINE_SCHEMA).lazy()
+    return pl.DataFrame(full, schema=CALLBACK_LINES.polars_schema()).lazy()
 
 
 def classify(
@@ -120,7 +121,7 @@ def pending(minute: float, **kw: Any) -> dict[str, Any]:
 
 def test_output_has_the_outcome_schema_and_is_sorted_by_order_id() -> None:
     result = classify([{"order_id": "b"}, {"order_id": "a"}, {"order_id": "c"}])
-    assert result.schema == pl.Schema(schema.ORDER_OUTCOME_SCHEMA)
+    assert result.schema == pl.Schema(ORDER_OUTCOMES.polars_schema())
     assert result["order_id"].to_list() == ["a", "b", "c"]
     assert result["as_of"].to_list() == [AS_OF] * 3
 
@@ -128,7 +129,7 @@ def test_output_has_the_outcome_schema_and_is_sorted_by_order_id() -> None:
 def test_empty_inputs_give_an_empty_frame_with_the_schema() -> None:
     result = classify_orders(make_orders(), make_callbacks(), AS_OF, Settings()).collect()
     assert result.height == 0
-    assert result.schema == pl.Schema(schema.ORDER_OUTCOME_SCHEMA)
+    assert result.schema == pl.Schema(ORDER_OUTCOMES.polars_schema())
 
 
 def test_naive_as_of_is_refused() -> None:

@@ -32,59 +32,170 @@ import duckdb
 import pytest
 
 from orders_pipeline import cli
-from orders_pipeline.lib.warehouse import PUBLISHED_TABLES, configure
+from orders_pipeline.lib.warehouse.connection import configure
+from orders_pipeline.lib.warehouse.contracts import HISTORY_TABLES, PUBLISHED_TABLES
 from orders_pipeline_tests.conftest import write_jsonl
 
 AS_OF = "2026-11-20T12:00:00Z"
 LATER = "2026-11-20T12:30:00Z"
 
 ORDERS_1 = [
-    {"order_id": "o1", "merchant_id": "m1", "provider": "stripe", "amount": "10.00", "currency": "USD",
-     "created_at": "2026-11-20T10:00:00Z", "request_id": "r1", "source": "web", "seq": 1},
-    {"order_id": "o2", "merchant_id": "m2", "provider": "adyen", "amount": "1000", "currency": "JPY",
-     "created_at": "2026-11-20T09:00:00Z", "source": "web", "seq": 2},
-    {"order_id": "o3", "merchant_id": "m3", "provider": "paypal", "amount": "1.250", "currency": "KWD",
-     "created_at": "2026-11-20T11:55:00Z", "source": "web", "seq": 3},
-    {"order_id": "o4", "merchant_id": "m2", "provider": "alipay", "amount": "100", "currency": "CNY",
-     "created_at": "2026-11-18T10:00:00Z", "source": "web", "seq": 4},
+    {
+        "order_id": "o1",
+        "merchant_id": "m1",
+        "provider": "stripe",
+        "amount": "10.00",
+        "currency": "USD",
+        "created_at": "2026-11-20T10:00:00Z",
+        "request_id": "r1",
+        "source": "web",
+        "seq": 1,
+    },
+    {
+        "order_id": "o2",
+        "merchant_id": "m2",
+        "provider": "adyen",
+        "amount": "1000",
+        "currency": "JPY",
+        "created_at": "2026-11-20T09:00:00Z",
+        "source": "web",
+        "seq": 2,
+    },
+    {
+        "order_id": "o3",
+        "merchant_id": "m3",
+        "provider": "paypal",
+        "amount": "1.250",
+        "currency": "KWD",
+        "created_at": "2026-11-20T11:55:00Z",
+        "source": "web",
+        "seq": 3,
+    },
+    {
+        "order_id": "o4",
+        "merchant_id": "m2",
+        "provider": "alipay",
+        "amount": "100",
+        "currency": "CNY",
+        "created_at": "2026-11-18T10:00:00Z",
+        "source": "web",
+        "seq": 4,
+    },
     '{"order_id": "broken"',
 ]
 ORDERS_2 = [
     # Same order, same created_at, another amount: file 1's line is read first, so it is canonical.
-    {"order_id": "o1", "merchant_id": "m1", "provider": "stripe", "amount": "11.00", "currency": "USD",
-     "created_at": "2026-11-20T10:00:00Z", "request_id": "r1-again", "source": "web", "seq": 7},
-    {"order_id": "o2", "merchant_id": "m2", "provider": "adyen", "amount": "1000.0", "currency": "JPY",
-     "created_at": "2026-11-20T09:00:00Z", "source": "web", "seq": 8},
-    {"order_id": "o5", "merchant_id": "m1", "provider": "stripe", "amount": "5", "currency": "USD",
-     "created_at": "2026-11-20T11:00:00Z", "source": "web", "seq": 9},
-    {"order_id": "o6", "merchant_id": "m1", "provider": "stripe", "amount": "7.5", "currency": "USD",
-     "created_at": "2026-11-20T11:10:00Z", "source": "web", "seq": 10},
+    {
+        "order_id": "o1",
+        "merchant_id": "m1",
+        "provider": "stripe",
+        "amount": "11.00",
+        "currency": "USD",
+        "created_at": "2026-11-20T10:00:00Z",
+        "request_id": "r1-again",
+        "source": "web",
+        "seq": 7,
+    },
+    {
+        "order_id": "o2",
+        "merchant_id": "m2",
+        "provider": "adyen",
+        "amount": "1000.0",
+        "currency": "JPY",
+        "created_at": "2026-11-20T09:00:00Z",
+        "source": "web",
+        "seq": 8,
+    },
+    {
+        "order_id": "o5",
+        "merchant_id": "m1",
+        "provider": "stripe",
+        "amount": "5",
+        "currency": "USD",
+        "created_at": "2026-11-20T11:00:00Z",
+        "source": "web",
+        "seq": 9,
+    },
+    {
+        "order_id": "o6",
+        "merchant_id": "m1",
+        "provider": "stripe",
+        "amount": "7.5",
+        "currency": "USD",
+        "created_at": "2026-11-20T11:10:00Z",
+        "source": "web",
+        "seq": 10,
+    },
 ]
 CALLBACKS_1 = [
-    {"order_id": "o1", "provider": "stripe", "status": "success", "amount": "10.00", "currency": "USD",
-     "received_at": "2026-11-20T10:01:00Z", "callback_id": "e1", "provider_txn_id": "t1"},
-    {"order_id": "o2", "provider": "adyen", "status": "success", "amount": "999", "currency": "JPY",
-     "received_at": "2026-11-20T09:01:00Z"},
-    {"order_id": "nobody", "provider": "stripe", "status": "success", "amount": "1.00", "currency": "USD",
-     "received_at": "2026-11-20T09:30:00Z"},
+    {
+        "order_id": "o1",
+        "provider": "stripe",
+        "status": "success",
+        "amount": "10.00",
+        "currency": "USD",
+        "received_at": "2026-11-20T10:01:00Z",
+        "callback_id": "e1",
+        "provider_txn_id": "t1",
+    },
+    {
+        "order_id": "o2",
+        "provider": "adyen",
+        "status": "success",
+        "amount": "999",
+        "currency": "JPY",
+        "received_at": "2026-11-20T09:01:00Z",
+    },
+    {
+        "order_id": "nobody",
+        "provider": "stripe",
+        "status": "success",
+        "amount": "1.00",
+        "currency": "USD",
+        "received_at": "2026-11-20T09:30:00Z",
+    },
 ]
 CALLBACKS_2 = [
     # The same event again, same received_at: the first read delivery (file 1's) is kept.
-    {"order_id": "o1", "provider": "stripe", "status": "success", "amount": "10.00", "currency": "USD",
-     "received_at": "2026-11-20T10:01:00Z", "callback_id": "e1", "provider_txn_id": "t1-again"},
+    {
+        "order_id": "o1",
+        "provider": "stripe",
+        "status": "success",
+        "amount": "10.00",
+        "currency": "USD",
+        "received_at": "2026-11-20T10:01:00Z",
+        "callback_id": "e1",
+        "provider_txn_id": "t1-again",
+    },
     {"order_id": "o5", "provider": "stripe", "status": "failed", "received_at": "2026-11-20T11:02:00Z"},
     {"order_id": "o3", "provider": "paypal", "status": "pending", "received_at": "2026-11-20T11:56:00Z"},
     {"order_id": "o6", "provider": "stripe", "status": "ok", "received_at": "2026-11-20T11:11:00Z"},
     {"order_id": "nobody-2", "provider": "adyen", "status": "failed", "received_at": "2026-11-20T11:00:00Z"},
     # Received after AS_OF: exists only for runs evaluated later.
-    {"order_id": "o6", "provider": "stripe", "status": "success", "amount": "7.5", "currency": "USD",
-     "received_at": "2026-11-20T12:10:00Z", "callback_id": "e6"},
+    {
+        "order_id": "o6",
+        "provider": "stripe",
+        "status": "success",
+        "amount": "7.5",
+        "currency": "USD",
+        "received_at": "2026-11-20T12:10:00Z",
+        "callback_id": "e6",
+    },
 ]
 FILES = {1: (ORDERS_1, CALLBACKS_1), 2: (ORDERS_2, CALLBACKS_2)}
 
 # Tables whose content is a function of (input files, as_of) only.
-COMPARED_TABLES = ("order_outcomes", "daily_summary", "exceptions", "orphan_callbacks", "rejected_lines",
-                   "log_gaps", "callback_outages", "quality_alerts", "input_files")
+COMPARED_TABLES = (
+    "order_outcomes",
+    "daily_summary",
+    "exceptions",
+    "orphan_callbacks",
+    "rejected_lines",
+    "log_gaps",
+    "callback_outages",
+    "quality_alerts",
+    "input_files",
+)
 # Per-run columns: what this run did with a file (ingested/unchanged/...) and which run first parsed it.
 PER_RUN_COLUMNS = {"input_files": ("status", "ingested_run_id"), "outcome_changes": ("run_id",)}
 
@@ -96,8 +207,20 @@ def _deliver(folder: Path, number: int) -> None:
 
 
 def _reconcile(folder: Path, warehouse: Path, as_of: str = AS_OF) -> None:
-    code = cli.main(["reconcile", "--orders", str(folder / "orders"), "--callbacks", str(folder / "callbacks"),
-                     "--warehouse", str(warehouse), "--as-of", as_of, "--quiet"])
+    code = cli.main(
+        [
+            "reconcile",
+            "--orders",
+            str(folder / "orders"),
+            "--callbacks",
+            str(folder / "callbacks"),
+            "--warehouse",
+            str(warehouse),
+            "--as-of",
+            as_of,
+            "--quiet",
+        ]
+    )
     assert code == 0
 
 
@@ -106,16 +229,21 @@ def _tables(warehouse: Path, tables: tuple[str, ...] | None = None, exclude_per_
     con = configure(duckdb.connect(str(warehouse), read_only=True))
     try:
         names = tables or tuple(
-            r[0] for r in con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'recon' ORDER BY 1").fetchall()
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'recon' ORDER BY 1"
+            ).fetchall()
         )
         result = {}
         for table in names:
             skip = PER_RUN_COLUMNS.get(table, ()) if exclude_per_run else ()
             columns = [
-                r[0] for r in con.execute(
+                r[0]
+                for r in con.execute(
                     "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'recon' AND table_name = ? "
-                    "ORDER BY column_index", [table]).fetchall()
+                    "ORDER BY column_index",
+                    [table],
+                ).fetchall()
                 if r[0] not in skip
             ]
             listed = ", ".join(f'"{c}"' for c in columns)
@@ -168,8 +296,10 @@ def built(tmp_path_factory) -> dict[str, Path]:
 def test_the_data_exercises_the_reading_order(built) -> None:
     """Guard for the tests below: the fixture really has a canonical-line choice and a re-delivery."""
     con = configure(duckdb.connect(str(built["C"]), read_only=True))
-    outcomes = {r[0]: r[1:] for r in con.execute(
-        "SELECT order_id, outcome, amount_minor, flags FROM recon.order_outcomes").fetchall()}
+    outcomes = {
+        r[0]: r[1:]
+        for r in con.execute("SELECT order_id, outcome, amount_minor, flags FROM recon.order_outcomes").fetchall()
+    }
     con.close()
     assert outcomes["o1"] == ("confirmed", 1000, ["conflicting_submission", "duplicate_callback"])
     assert outcomes["o2"] == ("amount_mismatch", 1000, ["duplicate_submission"])
@@ -286,8 +416,12 @@ def test_reader_sees_the_old_or_the_new_snapshot_never_a_mix(built, tmp_path) ->
     old = _state(warehouse)
     stop = tmp_path / "stop"
     readers = {
-        mode: subprocess.Popen([sys.executable, "-c", READER, str(warehouse), str(stop), mode, QUERY],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        mode: subprocess.Popen(
+            [sys.executable, "-c", READER, str(warehouse), str(stop), mode, QUERY],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for mode in ("held", "fresh")
     }
     reports = {}
@@ -328,9 +462,24 @@ def _run_and_kill(warehouse: Path, folder: Path, point: str) -> str:
     """Start ``orders-pipeline reconcile`` and SIGKILL it right after ``point``; returns what happened."""
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "orders_pipeline.cli", "reconcile", "--orders", str(folder / "orders"),
-         "--callbacks", str(folder / "callbacks"), "--warehouse", str(warehouse), "--as-of", AS_OF],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "orders_pipeline.cli",
+            "reconcile",
+            "--orders",
+            str(folder / "orders"),
+            "--callbacks",
+            str(folder / "callbacks"),
+            "--warehouse",
+            str(warehouse),
+            "--as-of",
+            AS_OF,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     watchdog = threading.Timer(180, proc.kill)
     watchdog.start()
@@ -370,8 +519,9 @@ def test_sigkill_at_any_step_leaves_the_warehouse_unchanged_and_the_next_run_rec
 
     # The killed runs are independent (one warehouse each): run them side by side to save time.
     with ThreadPoolExecutor(max_workers=len(KILL_POINTS)) as pool:
-        logs = dict(zip(KILL_POINTS, pool.map(lambda p: _run_and_kill(warehouses[p], folder, p), KILL_POINTS),
-                        strict=True))
+        logs = dict(
+            zip(KILL_POINTS, pool.map(lambda p: _run_and_kill(warehouses[p], folder, p), KILL_POINTS), strict=True)
+        )
 
     for point, warehouse in warehouses.items():
         assert _sha256(warehouse) == before[point], f"killed after {point}, the warehouse changed:\n{logs[point]}"
@@ -388,25 +538,32 @@ def test_the_snapshot_holds_the_published_tables_and_no_bookkeeping(built) -> No
     """The snapshot is a trimmed copy of the work database: recon tables, landed lines, nothing else."""
     con = configure(duckdb.connect(str(built["C"]), read_only=True))
     try:
-        objects = set(con.execute(
-            "SELECT table_schema, table_name, table_type FROM information_schema.tables "
-            "WHERE table_catalog = current_database()").fetchall())
+        objects = set(
+            con.execute(
+                "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+                "WHERE table_catalog = current_database()"
+            ).fetchall()
+        )
         lines = con.execute("SELECT count(*) FROM recon.order_lines").fetchone()[0]
         callbacks = con.execute("SELECT count(*) FROM recon.callback_lines").fetchone()[0]
-        landed, rejected, read = con.execute("SELECT lines_landed, lines_rejected, lines_read FROM recon.runs "
-                                             "ORDER BY finished_at DESC LIMIT 1").fetchone()
+        landed, rejected, read = con.execute(
+            "SELECT lines_landed, lines_rejected, lines_read FROM recon.runs ORDER BY finished_at DESC LIMIT 1"
+        ).fetchone()
         rejected_rows = con.execute("SELECT count(*) FROM recon.rejected_lines").fetchone()[0]
     finally:
         con.close()
-    published = {("recon", t, "BASE TABLE") for t in (*PUBLISHED_TABLES, "runs", "outcome_changes")}
+    published = {("recon", t.name.split(".")[1], "BASE TABLE") for t in (*PUBLISHED_TABLES, *HISTORY_TABLES)}
     lines_views = {("recon", "order_lines", "VIEW"), ("recon", "callback_lines", "VIEW")}
     landed_tables = {("landing", "orders", "BASE TABLE"), ("landing", "callbacks", "BASE TABLE")}
     assert objects == published | lines_views | landed_tables
-    assert lines + callbacks == landed and rejected_rows == rejected and landed + rejected == read
+    assert lines + callbacks == landed
+    assert rejected_rows == rejected
+    assert landed + rejected == read
 
 
 def test_publish_removes_staging_files_left_by_a_killed_run(built, tmp_path) -> None:
-    from orders_pipeline.lib.warehouse import Warehouse, publish
+    from orders_pipeline.lib.warehouse.connection import Warehouse
+    from orders_pipeline.lib.warehouse.publish import publish
 
     path = _copy_warehouse(built["C_first"], tmp_path / "wh")
     leftover = path.with_name(f"{path.name}.publishing-4194300")  # what `kill -9` during publish leaves

@@ -20,9 +20,9 @@ import polars as pl
 import pytest
 
 from orders_pipeline import cli
-from orders_pipeline.lib import expectations
-from orders_pipeline.lib import outcomes as outcome_rules
-from orders_pipeline.lib import reconciliation as reconciliation_rules
+from orders_pipeline.lib.checks import data_docs
+from orders_pipeline.lib.finance_tables import summary as reconciliation_rules
+from orders_pipeline.lib.outcomes import rules as outcome_rules
 from orders_pipeline_tests.conftest import AS_OF, write_jsonl
 
 DAY = datetime(2026, 11, 20, tzinfo=UTC)
@@ -106,17 +106,24 @@ def write_planted_corpus(root: Path) -> tuple[Path, Path, Path]:
     write_jsonl(root / "callbacks" / "2026-11-20.jsonl", callbacks)
 
     config = root / "config.yaml"
-    config.write_text(
-        "outages:\n  min_gap: 45m\n  min_orders: 20\n"
-        f"alerts:\n  json_file: {root / 'alerts.jsonl'}\n"
-    )
+    config.write_text(f"outages:\n  min_gap: 45m\n  min_orders: 20\nalerts:\n  json_file: {root / 'alerts.jsonl'}\n")
     return orders_dir, root / "callbacks", config
 
 
 def _reconcile(orders: Path, callbacks: Path, config: Path, warehouse: Path) -> list[str]:
     return [
-        "reconcile", "--orders", str(orders), "--callbacks", str(callbacks), "--config", str(config),
-        "--warehouse", str(warehouse), "--as-of", AS_OF, "--quiet",
+        "reconcile",
+        "--orders",
+        str(orders),
+        "--callbacks",
+        str(callbacks),
+        "--config",
+        str(config),
+        "--warehouse",
+        str(warehouse),
+        "--as-of",
+        AS_OF,
+        "--quiet",
     ]
 
 
@@ -137,13 +144,13 @@ def _query(warehouse: Path, sql: str) -> pl.DataFrame:
 
 
 def _docs_pages(warehouse: Path) -> dict[str, list[Path]]:
-    folder = expectations.data_docs_folder(warehouse)
+    folder = data_docs.data_docs_folder(warehouse)
     return {suite: sorted((folder / "validations" / suite).rglob("*.html")) for suite in SUITES}
 
 
 def test_gaps_and_outages_read_in_chunks_of_streams_are_the_same(planted, tmp_path, monkeypatch) -> None:
     # One log stream / provider per chunk: the tables must not change.
-    monkeypatch.setattr("orders_pipeline.lib.chunks.CHUNK_ROWS", 1)
+    monkeypatch.setattr("orders_pipeline.lib.common.batching.CHUNK_ROWS", 1)
     orders, callbacks, config = planted["args"]
     own_config = tmp_path / "config.yaml"  # its own alerts file: the planted one is asserted on
     own_config.write_text(config.read_text().replace(str(planted["root"] / "alerts.jsonl"), str(tmp_path / "a.jsonl")))
@@ -222,10 +229,12 @@ def test_duplicate_callback_delivery_is_flagged(planted) -> None:
 
 
 def test_quality_alerts_show_the_breaches(planted) -> None:
-    alerts = _query(planted["warehouse"], "SELECT threshold, breached, observed, \"limit\" FROM recon.quality_alerts")
+    alerts = _query(planted["warehouse"], "SELECT threshold, breached, observed, max_allowed FROM recon.quality_alerts")
     by_name = {row["threshold"]: row for row in alerts.to_dicts()}
     assert {name for name, row in by_name.items() if row["breached"]} == {
-        "overdue_rate", "callback_outages", "sequence_gaps"
+        "overdue_rate",
+        "callback_outages",
+        "sequence_gaps",
     }
     assert by_name["callback_outages"]["observed"] == "1"
     assert by_name["sequence_gaps"]["observed"] == "2"
@@ -238,7 +247,7 @@ def test_quality_alerts_show_the_breaches(planted) -> None:
 
 
 def test_data_docs_cover_every_suite_of_the_run(planted) -> None:
-    folder = expectations.data_docs_folder(planted["warehouse"])
+    folder = data_docs.data_docs_folder(planted["warehouse"])
     assert folder == planted["root"] / "w.gx_data_docs"
     index = (folder / "index.html").read_text()
     pages = _docs_pages(planted["warehouse"])
@@ -284,7 +293,7 @@ def test_order_with_two_outcomes_blocks_publishing(planted, tmp_path, capsys, mo
         frame = real_classify(*args, **kwargs)
         return pl.concat([frame, frame.head(1)])
 
-    monkeypatch.setattr("orders_pipeline.defs.outcomes.assets.classify_orders", classify_with_duplicate)
+    monkeypatch.setattr("orders_pipeline.lib.outcomes.evaluation.classify_orders", classify_with_duplicate)
     _assert_blocked(warehouse, args, before, "one_outcome_per_order", capsys)
     # the failed run's suite is in the Data Docs, failing, next to the published run's
     pages = _docs_pages(warehouse)["order_outcomes_structure"]
@@ -303,7 +312,7 @@ def test_summary_that_does_not_tie_out_blocks_publishing(planted, tmp_path, caps
             pl.when(first).then(pl.col("order_count") + 1).otherwise(pl.col("order_count")).alias("order_count")
         )
 
-    monkeypatch.setattr("orders_pipeline.defs.reconciliation.assets.rules.daily_summary", summary_one_count_off)
+    monkeypatch.setattr("orders_pipeline.lib.finance_tables.summary.daily_summary", summary_one_count_off)
     _assert_blocked(warehouse, args, before, "summary_ties_out", capsys)
     pages = _docs_pages(warehouse)["daily_summary_tie_out"]
     assert len(pages) == 2
@@ -315,7 +324,7 @@ def test_typed_lines_check_counts_each_kind_of_bad_landed_line() -> None:
     """A line that ingestion should never have landed is caught by the typed-lines suite."""
     import duckdb
 
-    from orders_pipeline.lib.structural_checks import typed_lines_valid
+    from orders_pipeline.lib.checks.structural import typed_lines_valid
 
     con = duckdb.connect()
     con.execute("CREATE SCHEMA landing")
@@ -336,9 +345,10 @@ def test_typed_lines_check_counts_each_kind_of_bad_landed_line() -> None:
         " TIMESTAMPTZ '2026-11-20 10:02:00+00')) "
         "AS t(order_id, provider, status, amount_minor, currency, received_at, event_time)"
     )
-    evidence = typed_lines_valid(con)
-    assert not evidence.passed
-    assert evidence.observed == {
+    orders, callbacks = typed_lines_valid(con, "orders"), typed_lines_valid(con, "callbacks")
+    assert not orders.passed
+    assert not callbacks.passed
+    assert {**orders.observed, **callbacks.observed} == {
         "order_lines_with_null_fields": 1,
         "order_lines_with_negative_amount": 1,
         "order_lines_with_unknown_currency": 1,
@@ -352,7 +362,7 @@ def test_typed_lines_check_counts_each_kind_of_bad_landed_line() -> None:
 
 def test_outcome_structure_check_counts_each_key_problem() -> None:
     """Duplicates, orders without outcome and outcomes without an existing order are each counted."""
-    from orders_pipeline.lib.structural_checks import one_outcome_per_order
+    from orders_pipeline.lib.checks.structural import one_outcome_per_order
 
     con = duckdb.connect()
     con.execute("CREATE SCHEMA landing")
@@ -374,5 +384,7 @@ def test_outcome_structure_check_counts_each_key_problem() -> None:
     evidence = one_outcome_per_order(con, datetime(2026, 11, 20, 12, tzinfo=UTC))
     assert not evidence.passed
     assert {k: v for k, v in evidence.observed.items() if v} == {
-        "duplicate_order_ids": 1, "orders_without_outcome": 1, "outcomes_without_order": 2
+        "duplicate_order_ids": 1,
+        "orders_without_outcome": 1,
+        "outcomes_without_order": 2,
     }

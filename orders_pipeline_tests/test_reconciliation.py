@@ -9,18 +9,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from orders_pipeline.lib import schema
-from orders_pipeline.lib.config import Settings
-from orders_pipeline.lib.outcomes import classify_orders
-from orders_pipeline.lib.reconciliation import (
-    DAILY_SUMMARY_SCHEMA,
-    EXCEPTION_SCHEMA,
-    ORPHAN_CALLBACK_SCHEMA,
-    daily_summary,
-    exceptions,
-    merge_daily_summaries,
-    orphan_callbacks,
-)
+from orders_pipeline.lib.common.config import Settings
+from orders_pipeline.lib.common.vocabulary import FLAGS, OUTCOMES
+from orders_pipeline.lib.finance_tables.exceptions import EXCEPTION_SCHEMA, exceptions
+from orders_pipeline.lib.finance_tables.orphans import ORPHAN_CALLBACK_SCHEMA, orphan_callbacks
+from orders_pipeline.lib.finance_tables.summary import DAILY_SUMMARY_SCHEMA, daily_summary, merge_daily_summaries
+from orders_pipeline.lib.outcomes.rules import classify_orders
 from orders_pipeline_tests.test_outcomes import AS_OF, T0, US, at, make_callbacks, make_orders
 
 
@@ -50,10 +44,10 @@ def test_summary_has_every_outcome_and_flag_column_as_int64_without_nulls() -> N
         "order_count",
         "amount_minor",
     ]
-    for outcome in schema.OUTCOMES:
+    for outcome in OUTCOMES:
         assert f"{outcome}_count" in result.columns
         assert f"{outcome}_amount_minor" in result.columns
-    for flag in schema.FLAGS:
+    for flag in FLAGS:
         assert f"{flag}_count" in result.columns
     assert result.null_count().sum_horizontal().item() == 0
 
@@ -82,8 +76,8 @@ def test_summary_per_outcome_columns_add_up_to_the_totals() -> None:
         {"order_id": "o4", "status": "pending", "amount_minor": None, "currency": None},
     ]
     result = summary_of(orders, callbacks)
-    counts = pl.sum_horizontal(f"{o}_count" for o in schema.OUTCOMES)
-    amounts = pl.sum_horizontal(f"{o}_amount_minor" for o in schema.OUTCOMES)
+    counts = pl.sum_horizontal(f"{o}_count" for o in OUTCOMES)
+    amounts = pl.sum_horizontal(f"{o}_amount_minor" for o in OUTCOMES)
     checked = result.select((counts == pl.col("order_count")).all(), (amounts == pl.col("amount_minor")).all())
     assert checked.row(0) == (True, True)
 

@@ -92,7 +92,9 @@ class ReconciliationResource(dg.ConfigurableResource):
             return parse_as_of(self.as_of, self.settings().timezone)
         record = context.instance.get_run_record_by_id(context.run.run_id)
         if record is None or record.create_timestamp is None:
-            raise RuntimeError(f"run {context.run.run_id} has no record to take its launch time from; tag it {AS_OF_TAG}")
+            raise RuntimeError(
+                f"run {context.run.run_id} has no record to take its launch time from; tag it {AS_OF_TAG}"
+            )
         return record.create_timestamp.astimezone(UTC).replace(microsecond=0)
 
     @contextlib.contextmanager
@@ -109,15 +111,16 @@ def resource_from_env() -> ReconciliationResource:
     defaults = ReconciliationResource()
     uses_sample = "ORDERS_PIPELINE_ORDERS" not in os.environ and "ORDERS_PIPELINE_CALLBACKS" not in os.environ
 
-    def from_env(name: str, default: str | None) -> str | dg.EnvVar | None:
-        return dg.EnvVar(name) if os.environ.get(name) else default
+    def from_env(name: str) -> dg.EnvVar | None:
+        # An EnvVar (resolved by Dagster at launch, shown as such in the UI) only for set variables.
+        return dg.EnvVar(name) if os.environ.get(name) else None
 
     return ReconciliationResource(
-        orders_path=from_env("ORDERS_PIPELINE_ORDERS", defaults.orders_path),
-        callbacks_path=from_env("ORDERS_PIPELINE_CALLBACKS", defaults.callbacks_path),
-        warehouse_path=from_env("ORDERS_PIPELINE_WAREHOUSE", defaults.warehouse_path),
-        config_file=from_env("ORDERS_PIPELINE_CONFIG", None),
-        as_of=from_env("ORDERS_PIPELINE_AS_OF", sample_as_of() if uses_sample else None),
+        orders_path=from_env("ORDERS_PIPELINE_ORDERS") or defaults.orders_path,
+        callbacks_path=from_env("ORDERS_PIPELINE_CALLBACKS") or defaults.callbacks_path,
+        warehouse_path=from_env("ORDERS_PIPELINE_WAREHOUSE") or defaults.warehouse_path,
+        config_file=from_env("ORDERS_PIPELINE_CONFIG"),
+        as_of=from_env("ORDERS_PIPELINE_AS_OF") or (sample_as_of() if uses_sample else None),
     )
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -488,7 +489,7 @@ def _json_lines(
     bad = pl.col("bad")
     parts = []
     for name, fragment in fragments.items():
-        expr = None
+        expr: Any = None
         for code, (_, overrides) in enumerate(variants, start=1):
             if name in overrides:
                 replacement = overrides[name]

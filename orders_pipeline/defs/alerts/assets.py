@@ -32,7 +32,9 @@ def quality_alerts(context: dg.AssetExecutionContext, reconciliation: Reconcilia
     as_of = reconciliation.run_as_of(context)
     docs = DataDocs.for_warehouse(reconciliation.warehouse().path, context.run.run_id, context.log)
     with reconciliation.work(context, "checks") as con:
-        report = evaluate_thresholds(con, as_of, reconciliation.settings().alerts, context.run.run_id, docs, context.log)
+        report = evaluate_thresholds(
+            con, as_of, reconciliation.settings().alerts, context.run.run_id, docs, context.log
+        )
     yield dg.MaterializeResult(
         metadata={
             "breaches": report.breaches,

@@ -1,6 +1,5 @@
 """Start a run when log files land in, change in or leave the landing folders."""
 
-
 import hashlib
 import json
 from datetime import UTC, datetime

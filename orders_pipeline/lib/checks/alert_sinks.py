@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from orders_pipeline.lib.checks.thresholds import ThresholdResult
 
 
-def send(breaches: list[ThresholdResult], settings: AlertSettings, run_id: str, as_of: datetime,
-         log: logging.Logger | Any) -> list[str]:
+def send(
+    breaches: list[ThresholdResult], settings: AlertSettings, run_id: str, as_of: datetime, log: logging.Logger | Any
+) -> list[str]:
     """Send breached thresholds to every sink; returns the sinks that failed (already logged)."""
     if not breaches:
         return []

@@ -49,8 +49,17 @@ def run_blocking_check(
     evidence = rule(con)
     index = docs.publish([evidence.outcome])
     summary = failed_summary(evidence)
-    record_check(con, run_id, asset, name, passed=evidence.passed, blocking=True, observed=evidence.observed,
-                 failing=evidence.failing_sample, description=summary)
+    record_check(
+        con,
+        run_id,
+        asset,
+        name,
+        passed=evidence.passed,
+        blocking=True,
+        observed=evidence.observed,
+        failing=evidence.failing_sample,
+        description=summary,
+    )
     return BlockingVerdict(evidence, summary, index)
 
 

@@ -144,8 +144,9 @@ def _site(folder: str) -> _Site:
             progress_bars=ProgressBarsConfig(globally=False),
         )
     )
+    sites = context.variables.data_docs_sites or {}
     builder = context._init_site_builder_for_data_docs_site_creation(  # noqa: SLF001 - see docstring
-        site_name=DATA_DOCS_SITE, site_config=context.variables.data_docs_sites[DATA_DOCS_SITE]
+        site_name=DATA_DOCS_SITE, site_config=sites[DATA_DOCS_SITE]
     )
     return _Site(context, builder)
 

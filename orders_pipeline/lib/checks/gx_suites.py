@@ -159,6 +159,10 @@ def _int64_columns(frame: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame 
     return None if any(cast[c].null_count() for c in cast.columns) else cast
 
 
+def _is_int64(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+
+
 def _long_frame_int64(frame: pl.DataFrame, checks: Sequence[Check]) -> tuple[Any, list[list[int]]] | None:
     """The fast path, vectorised: checks of one kind over integer columns (counts, minor units),
     as an Int64 long frame. ``None`` when that could lose a value or a missing one.
@@ -166,15 +170,20 @@ def _long_frame_int64(frame: pl.DataFrame, checks: Sequence[Check]) -> tuple[Any
     kinds = {type(c) for c in checks}
     if len(kinds) != 1 or frame.height == 0:
         return None
-    if AtMost in kinds:
-        if not all(isinstance(c.limit, int) and not isinstance(c.limit, bool) and abs(c.limit) < 2**63 for c in checks):
+    at_most = [c for c in checks if isinstance(c, AtMost)]
+    equal = [c for c in checks if isinstance(c, Equal)]
+    if at_most:
+        exact_ints = (
+            isinstance(c.limit, int) and not isinstance(c.limit, bool) and abs(c.limit) < 2**63 for c in at_most
+        )
+        if not all(exact_ints):
             return None
-        values = _int64_columns(frame, [c.column for c in checks])
-        pairs = [(pl.lit(c.limit, pl.Int64), pl.col(c.column)) for c in checks]
+        values = _int64_columns(frame, [c.column for c in at_most])
+        pairs = [(pl.lit(c.limit, pl.Int64), pl.col(c.column)) for c in at_most]
         names = (_LIMIT, _OBSERVED)
     else:
-        values = _int64_columns(frame, [name for c in checks for name in (c.column_a, c.column_b)])
-        pairs = [(pl.col(c.column_a), pl.col(c.column_b)) for c in checks]
+        values = _int64_columns(frame, [name for c in equal for name in (c.column_a, c.column_b)])
+        pairs = [(pl.col(c.column_a), pl.col(c.column_b)) for c in equal]
         names = (_LEFT, _RIGHT)
     if values is None:
         return None
@@ -186,9 +195,7 @@ def _long_frame_int64(frame: pl.DataFrame, checks: Sequence[Check]) -> tuple[Any
     # no nulls here, so the rule is the plain comparison
     broken = (pl.col(names[0]) < pl.col(names[1])) if AtMost in kinds else (pl.col(names[0]) != pl.col(names[1]))
     failing_rows = long.with_columns(broken.alias("_broken")).partition_by(_CHECK, as_dict=True, maintain_order=True)
-    failing = [
-        failing_rows[(_check_name(c),)].filter(pl.col("_broken"))[_ROW].to_list() for c in checks
-    ]
+    failing = [failing_rows[(_check_name(c),)].filter(pl.col("_broken"))[_ROW].to_list() for c in checks]
     return long.to_pandas(), failing
 
 

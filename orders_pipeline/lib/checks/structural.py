@@ -1,4 +1,4 @@
-"""The structural rules (docs/rules.md#gaps-and-duplicates), each reduced to an exact evidence frame for Great Expectations.
+"""The structural rules (docs/rules.md#gaps-and-duplicates), each reduced to exact evidence for Great Expectations.
 
 Each function takes a DuckDB connection on the work database (tables as the pipeline writes
 them) and returns a :class:`CheckEvidence`: Great Expectations' verdict plus the sample rows
@@ -48,8 +48,10 @@ def _sql_list(values: tuple[str, ...]) -> str:
 
 def _rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     frame = con.sql(query, params=params).pl()
-    return [{k: (str(v) if v is not None and not isinstance(v, int | float | bool | str) else v)
-             for k, v in row.items()} for row in frame.iter_rows(named=True)]
+    return [
+        {k: (str(v) if v is not None and not isinstance(v, int | float | bool | str) else v) for k, v in row.items()}
+        for row in frame.iter_rows(named=True)
+    ]
 
 
 def lines_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
@@ -81,7 +83,7 @@ def lines_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
             UNION ALL
             SELECT file FROM landing.callbacks EXCEPT SELECT file FROM recon.input_files WHERE kind = 'callbacks'
         )
-        """
+        """,
     )
     outcome = gx_suites.validate(
         "input_files_conservation",
@@ -95,8 +97,11 @@ def lines_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
         ),
     )
     totals = frame.select(pl.col("lines_read", "lines_landed", "lines_rejected").sum()).row(0, named=True)
-    observed = {**{k: int(v or 0) for k, v in totals.items()}, "files": frame.height,
-                "landed_rows_from_unknown_files": int(orphan_rows[0] if orphan_rows else 0)}
+    observed = {
+        **{k: int(v or 0) for k, v in totals.items()},
+        "files": frame.height,
+        "landed_rows_from_unknown_files": int(orphan_rows[0] if orphan_rows else 0),
+    }
     failing = frame.filter(
         (pl.col("lines_read") != pl.col("lines_accounted"))
         | (pl.col("lines_landed") != pl.col("rows_in_landing_table"))
@@ -158,17 +163,22 @@ def one_outcome_per_order(con: duckdb.DuckDBPyConnection, as_of: Any) -> CheckEv
         params={"as_of": as_of},
     ).pl()
     counts = violations.row(0, named=True)
-    outcome = gx_suites.validate(
-        "order_outcomes_structure", violations, gx_suites.zero_violations(violations.columns)
-    )
+    outcome = gx_suites.validate("order_outcomes_structure", violations, gx_suites.zero_violations(violations.columns))
     sample: list[dict[str, Any]] = []
     if counts["duplicate_order_ids"]:
-        sample += _rows(con, "SELECT order_id, count(*) AS outcome_rows FROM recon.order_outcomes "
-                             "GROUP BY order_id HAVING count(*) > 1 ORDER BY order_id LIMIT 10")
+        sample += _rows(
+            con,
+            "SELECT order_id, count(*) AS outcome_rows FROM recon.order_outcomes "
+            "GROUP BY order_id HAVING count(*) > 1 ORDER BY order_id LIMIT 10",
+        )
     if counts["orders_without_outcome"]:
-        sample += _rows(con, "SELECT DISTINCT o.order_id, 'no outcome' AS problem FROM landing.orders o "
-                             "ANTI JOIN recon.order_outcomes r USING (order_id) "
-                             "WHERE o.created_at <= ? ORDER BY 1 LIMIT 10", [as_of])
+        sample += _rows(
+            con,
+            "SELECT DISTINCT o.order_id, 'no outcome' AS problem FROM landing.orders o "
+            "ANTI JOIN recon.order_outcomes r USING (order_id) "
+            "WHERE o.created_at <= ? ORDER BY 1 LIMIT 10",
+            [as_of],
+        )
     return CheckEvidence(outcome, {k: int(v) for k, v in counts.items()}, sample)
 
 
@@ -219,8 +229,11 @@ def summary_ties_out(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
         | (pl.col("amount_minor") != pl.col("outcomes_amount_minor"))
     ).head(10)
     totals = frame.select(pl.col("order_count", "amount_minor").sum()).row(0, named=True)
-    return CheckEvidence(outcome, {"groups": frame.height, **{k: int(v or 0) for k, v in totals.items()}},
-                         failing.with_columns(pl.col("order_date").cast(pl.String)).to_dicts())
+    return CheckEvidence(
+        outcome,
+        {"groups": frame.height, **{k: int(v or 0) for k, v in totals.items()}},
+        failing.with_columns(pl.col("order_date").cast(pl.String)).to_dicts(),
+    )
 
 
 def exceptions_tie_out(con: duckdb.DuckDBPyConnection) -> CheckEvidence:

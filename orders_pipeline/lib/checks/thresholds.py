@@ -49,8 +49,9 @@ class ThresholdResult:
     message: str
 
 
-def measure(outcome_totals: pl.DataFrame, orphans: int, effective_callbacks: int, gaps: pl.DataFrame,
-            outages: pl.DataFrame) -> dict[str, Any]:
+def measure(
+    outcome_totals: pl.DataFrame, orphans: int, effective_callbacks: int, gaps: pl.DataFrame, outages: pl.DataFrame
+) -> dict[str, Any]:
     """The exact measurements the thresholds are judged on.
 
     ``outcome_totals`` has one row per (``outcome``, ``currency``) with its ``orders`` and
@@ -182,9 +183,16 @@ def evaluate_thresholds(
     report = ThresholdReport(results, failed_sinks)
     for check in THRESHOLD_CHECKS:
         mine = report.of(check)
-        record_check(con, run_id, QUALITY_ALERTS.name.split(".")[1], check, passed=all(r.passed for r in mine),
-                     blocking=False, observed={r.name: r.observed for r in mine},
-                     failing=[asdict(r) for r in mine if not r.passed])
+        record_check(
+            con,
+            run_id,
+            QUALITY_ALERTS.name.split(".")[1],
+            check,
+            passed=all(r.passed for r in mine),
+            blocking=False,
+            observed={r.name: r.observed for r in mine},
+            failing=[asdict(r) for r in mine if not r.passed],
+        )
     return report
 
 

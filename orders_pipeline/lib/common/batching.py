@@ -16,7 +16,7 @@ CHUNK_ROWS = 25_000_000
 
 
 def pack_groups(sizes: Iterable[tuple[Hashable, int]], limit: int | None = None) -> list[list[Hashable]]:
-    """Pack groups (key, rows) into chunks of at most ``limit`` rows (default :data:`CHUNK_ROWS`), keeping every group whole.
+    """Pack groups (key, rows) into chunks of at most ``limit`` rows (default :data:`CHUNK_ROWS`), groups kept whole.
 
     Groups are taken in the given order and a chunk is closed when the next group would
     overflow it; a group bigger than ``limit`` gets a chunk of its own. Results computed per

@@ -7,6 +7,7 @@ with a one-line message naming it, so the command line can print it as is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -131,6 +132,18 @@ def _optional_str(value: Any, where: str) -> str | None:
     return value
 
 
+def _per_currency_limits(value: Any, where: str) -> dict[str, int]:
+    return {
+        str(cur).strip().upper(): _non_negative_int(v, f"{where}.{cur}") for cur, v in _mapping(value, where).items()
+    }
+
+
+def _positive_seconds(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{where}: expected a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
 def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settings:
     """Build :class:`Settings` from a parsed YAML mapping, starting from the SPEC's defaults."""
     raw = _mapping(raw, source)
@@ -151,18 +164,23 @@ def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settin
             else base.retry_horizon
         )
         if horizon < sla:
-            raise ConfigError(f"{where}: retry_horizon ({format_duration(horizon)}) is shorter than sla ({format_duration(sla)})")
+            raise ConfigError(
+                f"{where}: retry_horizon ({format_duration(horizon)}) is shorter than sla ({format_duration(sla)})"
+            )
         providers[key] = ProviderProfile(sla, horizon)
     settings = replace(settings, providers=providers)
 
     if "amount_tolerance_minor" in raw:
         settings = replace(
             settings,
-            amount_tolerance_minor=_non_negative_int(raw["amount_tolerance_minor"], f"{source}: amount_tolerance_minor"),
+            amount_tolerance_minor=_non_negative_int(
+                raw["amount_tolerance_minor"], f"{source}: amount_tolerance_minor"
+            ),
         )
     if "clock_skew_allowance" in raw:
         settings = replace(
-            settings, clock_skew_allowance=parse_duration(raw["clock_skew_allowance"], f"{source}: clock_skew_allowance")
+            settings,
+            clock_skew_allowance=parse_duration(raw["clock_skew_allowance"], f"{source}: clock_skew_allowance"),
         )
     if "timezone" in raw:
         settings = replace(settings, timezone=validate_timezone(raw["timezone"], f"{source}: timezone"))
@@ -173,35 +191,27 @@ def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settin
     if "min_gap" in outages_raw:
         outages = replace(outages, min_gap=parse_duration(outages_raw["min_gap"], f"{source}: outages.min_gap"))
     if "min_orders" in outages_raw:
-        outages = replace(outages, min_orders=_non_negative_int(outages_raw["min_orders"], f"{source}: outages.min_orders"))
+        outages = replace(
+            outages, min_orders=_non_negative_int(outages_raw["min_orders"], f"{source}: outages.min_orders")
+        )
     settings = replace(settings, outages=outages)
 
     alerts_raw = _mapping(raw.get("alerts"), f"{source}: alerts")
     _check_keys(alerts_raw, _ALERT_KEYS, f"{source}: alerts")
-    alerts = settings.alerts
-    for key in ("max_overdue_rate", "max_orphan_rate"):
-        if key in alerts_raw:
-            alerts = replace(alerts, **{key: _rate(alerts_raw[key], f"{source}: alerts.{key}")})
-    if "max_missing_amount_minor" in alerts_raw:
-        per_currency = _mapping(alerts_raw["max_missing_amount_minor"], f"{source}: alerts.max_missing_amount_minor")
-        alerts = replace(
-            alerts,
-            max_missing_amount_minor={
-                str(cur).strip().upper(): _non_negative_int(v, f"{source}: alerts.max_missing_amount_minor.{cur}")
-                for cur, v in per_currency.items()
-            },
-        )
-    for key in ("alert_on_outage", "alert_on_sequence_gap"):
-        if key in alerts_raw:
-            alerts = replace(alerts, **{key: _bool(alerts_raw[key], f"{source}: alerts.{key}")})
-    for key in ("json_file", "webhook_url"):
-        if key in alerts_raw:
-            alerts = replace(alerts, **{key: _optional_str(alerts_raw[key], f"{source}: alerts.{key}")})
-    if "webhook_timeout_seconds" in alerts_raw:
-        value = alerts_raw["webhook_timeout_seconds"]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(f"{source}: alerts.webhook_timeout_seconds: expected a number of seconds > 0, got {value!r}")
-        alerts = replace(alerts, webhook_timeout_seconds=float(value))
+    parsers: dict[str, Callable[[Any, str], Any]] = {
+        "max_overdue_rate": _rate,
+        "max_orphan_rate": _rate,
+        "max_missing_amount_minor": _per_currency_limits,
+        "alert_on_outage": _bool,
+        "alert_on_sequence_gap": _bool,
+        "json_file": _optional_str,
+        "webhook_url": _optional_str,
+        "webhook_timeout_seconds": _positive_seconds,
+    }
+    changes: dict[str, Any] = {
+        key: parse(alerts_raw[key], f"{source}: alerts.{key}") for key, parse in parsers.items() if key in alerts_raw
+    }
+    alerts = replace(settings.alerts, **changes)
     return replace(settings, alerts=alerts)
 
 
@@ -215,7 +225,9 @@ def load_settings(path: str | Path | None) -> Settings:
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist; pass an existing YAML file with --config") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} cannot be read ({exc.__class__.__name__}); check its permissions and encoding") from None
+        raise ConfigError(
+            f"config file {path} cannot be read ({exc.__class__.__name__}); check its permissions and encoding"
+        ) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

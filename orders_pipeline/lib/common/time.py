@@ -56,7 +56,9 @@ def validate_timezone(value: Any, where: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}: unknown timezone {value!r}; use an IANA name like 'UTC' or 'Europe/Paris'") from None
+        raise ConfigError(
+            f"{where}: unknown timezone {value!r}; use an IANA name like 'UTC' or 'Europe/Paris'"
+        ) from None
     return value
 
 

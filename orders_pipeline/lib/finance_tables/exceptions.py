@@ -35,7 +35,8 @@ def build_exceptions(con: duckdb.DuckDBPyConnection, preview_rows: int = 10) -> 
 def exceptions(outcomes: pl.LazyFrame) -> pl.LazyFrame:
     """Every order whose action is not ``none``, most urgent first.
 
-    ``priority`` comes from the action (:data:`~orders_pipeline.lib.common.vocabulary.ACTION_PRIORITY`, 1 = most urgent); within a
+    ``priority`` comes from the action
+    (:data:`~orders_pipeline.lib.common.vocabulary.ACTION_PRIORITY`, 1 = most urgent); within a
     priority the oldest order first, then the largest amount, then ``order_id``.
     Output: :data:`EXCEPTION_SCHEMA`.
     """

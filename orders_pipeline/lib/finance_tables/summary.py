@@ -28,7 +28,7 @@ def build_daily_summary(con: duckdb.DuckDBPyConnection) -> int:
         "SELECT created_at, merchant_id, provider, currency, amount_minor, outcome, flags "
         f"FROM {ORDER_OUTCOMES.qualified()}"
     ).to_arrow_reader(SUMMARY_CHUNK_ROWS)
-    summary = merge_daily_summaries(daily_summary(pl.from_arrow(chunk).lazy()).collect() for chunk in outcomes)
+    summary = merge_daily_summaries(daily_summary(pl.DataFrame(chunk).lazy()).collect() for chunk in outcomes)
     return replace_table(con, DAILY_SUMMARY, summary)
 
 
@@ -46,9 +46,7 @@ def daily_summary(outcomes: pl.LazyFrame) -> pl.LazyFrame:
         hit = pl.col("outcome") == outcome
         per_outcome.append(hit.sum().cast(pl.Int64).alias(f"{outcome}_count"))
         per_outcome.append(pl.when(hit).then(amount).otherwise(0).sum().cast(pl.Int64).alias(f"{outcome}_amount_minor"))
-    per_flag = [
-        pl.col("flags").list.contains(flag).sum().cast(pl.Int64).alias(f"{flag}_count") for flag in FLAGS
-    ]
+    per_flag = [pl.col("flags").list.contains(flag).sum().cast(pl.Int64).alias(f"{flag}_count") for flag in FLAGS]
     return (
         outcomes.with_columns(pl.col("created_at").dt.convert_time_zone("UTC").dt.date().alias("order_date"))
         .group_by(*SUMMARY_KEY)

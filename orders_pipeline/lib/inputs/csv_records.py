@@ -41,6 +41,7 @@ class CsvBatch:
     """Up to ``chunk_lines`` CSV records, as one string column per field."""
 
     def __init__(self, fields: tuple[Field, ...], header: tuple[str, ...]) -> None:
+        """Start an empty batch for a file with this header."""
         self.header_size = len(header)
         # With a repeated column name the first column wins.
         self.positions = {f.name: header.index(f.name) for f in fields if f.name in header}
@@ -80,6 +81,7 @@ class CsvReader:
     """Feeds physical lines to the csv module and remembers which lines made each record."""
 
     def __init__(self, blocks: Iterator[bytearray], line_offset: int = 0, strip_bom: bool = True) -> None:
+        """Read records from ``blocks``, counting physical lines from ``line_offset``."""
         self.blocks = blocks
         self.strip_bom = strip_bom
         self.line = line_offset

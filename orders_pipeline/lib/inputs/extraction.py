@@ -73,7 +73,9 @@ def _json_sql(fields: tuple[Field, ...], table: str) -> str:
     # invalid line would make json_transform raise (and try() is slow when bad lines are spread
     # over many vectors).
     structure = "{" + ", ".join(f'"{f.name}": "{"JSON" if f.role == "amount" else "VARCHAR"}"' for f in fields) + "}"
-    items = [item for item in _field_sql(fields, lambda i, f: f"s.{quote_identifier(f.name)}") if not item.startswith("s.")]
+    items = [
+        item for item in _field_sql(fields, lambda i, f: f"s.{quote_identifier(f.name)}") if not item.startswith("s.")
+    ]
     amount = quote_identifier(next(f.name for f in fields if f.role == "amount"))
     # The amount's JSON type (VARCHAR, UBIGINT/BIGINT: exact integer text, DOUBLE: maybe rounded,
     # BOOLEAN, OBJECT, ARRAY) and its value: a string decoded, anything else as JSON text.
@@ -204,7 +206,7 @@ class LineParser:
             .rename({"amt_value": "t_" + amount})
         )
         amt_type = pl.col("amt_type")
-        raw_text = pl.from_arrow(raw)
+        raw_text = pl.Series("raw_text", raw)
         x = x.with_columns(
             raw_text.alias("raw_text"),
             # Valid JSON whose first non-blank character is "{" is an object.
@@ -270,9 +272,7 @@ class LineParser:
                 obj = exact_object(text)
                 columns["malformed"].append(obj is None)
                 for f in typed:
-                    value, is_number, non_scalar = (
-                        exact_field(obj, f.name) if obj is not None else (None, False, False)
-                    )
+                    value, is_number, non_scalar = exact_field(obj, f.name) if obj is not None else (None, False, False)
                     columns["t_" + f.name].append(value)
                     if f.role == "amount":
                         columns["amt_lit"].append(value if is_number else None)
@@ -295,7 +295,7 @@ class LineParser:
         n = len(raw)
         if n == 0:
             return self._empty()
-        line = pl.from_arrow(raw).str.split_exact("\n", 1).struct.field("field_0").str.strip_suffix("\r")
+        line = pl.Series("raw", raw).str.split_exact("\n", 1).struct.field("field_0").str.strip_suffix("\r")
         parts = line.str.split(",")
         positions = {f.name: header.index(f.name) for f in self.fields if f.name in header}
         cells = pl.DataFrame(

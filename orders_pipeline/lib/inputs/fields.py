@@ -13,7 +13,6 @@ from typing import Literal
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, LogKind
 from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, ORDER_LINES, Table
 
-
 Role = Literal["id", "provider", "status", "currency", "amount", "ts", "seq"]
 
 

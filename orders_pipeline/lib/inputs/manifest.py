@@ -111,11 +111,22 @@ def _sync_kind(
     run_id: str,
     sink: DuckDBSink,
 ) -> SyncReport:
-    columns = ("file", "size_bytes", "mtime_ns", "sha256", "duplicate_of", "lines_read", "lines_landed",
-               "lines_rejected", "ingested_run_id")
+    columns = (
+        "file",
+        "size_bytes",
+        "mtime_ns",
+        "sha256",
+        "duplicate_of",
+        "lines_read",
+        "lines_landed",
+        "lines_rejected",
+        "ingested_run_id",
+    )
     known = {
         row[0]: dict(zip(columns, row, strict=True))
-        for row in con.execute(f"SELECT {', '.join(columns)} FROM {MANIFEST.qualified()} WHERE kind = ?", [kind]).fetchall()
+        for row in con.execute(
+            f"SELECT {', '.join(columns)} FROM {MANIFEST.qualified()} WHERE kind = ?", [kind]
+        ).fetchall()
     }
     current = {f.relative: f for f in files}
     removed = sorted(set(known) - set(current))
@@ -206,13 +217,25 @@ def _ingest_one(
     with transaction(con):
         ingested = ingest_file(file, settings, sink)
         counts = ingested.counts
-        row = {"sha256": ingested.sha256, "lines_read": counts.read, "lines_landed": counts.landed,
-               "lines_rejected": counts.rejected}
+        row = {
+            "sha256": ingested.sha256,
+            "lines_read": counts.read,
+            "lines_landed": counts.landed,
+            "lines_rejected": counts.rejected,
+        }
         con.execute(f"DELETE FROM {MANIFEST.qualified()} WHERE kind = ? AND file = ?", [file.kind, file.relative])
         con.execute(
             f"INSERT INTO {MANIFEST.qualified()} VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, 'ingested')",
-            [file.kind, file.relative, *stat, row["sha256"], row["lines_read"], row["lines_landed"],
-             row["lines_rejected"], run_id],
+            [
+                file.kind,
+                file.relative,
+                *stat,
+                row["sha256"],
+                row["lines_read"],
+                row["lines_landed"],
+                row["lines_rejected"],
+                run_id,
+            ],
         )
         con.execute(f"INSERT INTO {UNEVALUATED_FILES.qualified()} VALUES (?, ?)", [file.kind, file.relative])
     return row
@@ -230,13 +253,16 @@ def _delete_lines(
         return
     if remember_orders:
         con.execute(
-            f"INSERT INTO {TOUCHED_ORDERS.qualified()} SELECT DISTINCT ?, order_id FROM {LANDED_TABLE[kind].qualified()} "
+            f"INSERT INTO {TOUCHED_ORDERS.qualified()} "
+            f"SELECT DISTINCT ?, order_id FROM {LANDED_TABLE[kind].qualified()} "
             "WHERE file IN (SELECT unnest(?::VARCHAR[]))",
             [run_id, files],
         )
     con.execute(f"DELETE FROM {LANDED_TABLE[kind].qualified()} WHERE file IN (SELECT unnest(?::VARCHAR[]))", [files])
     for table in (REJECTED_LINES, MANIFEST, UNEVALUATED_FILES):
-        con.execute(f"DELETE FROM {table.qualified()} WHERE kind = ? AND file IN (SELECT unnest(?::VARCHAR[]))", [kind, files])
+        con.execute(
+            f"DELETE FROM {table.qualified()} WHERE kind = ? AND file IN (SELECT unnest(?::VARCHAR[]))", [kind, files]
+        )
 
 
 def ranked_lines_sql(kind: LogKind) -> str:
@@ -254,7 +280,7 @@ def ranked_lines_sql(kind: LogKind) -> str:
 
 
 def input_files_sql() -> str:
-    """This run's view of the manifest: every current file with its status and counts (``recon.input_files``)."""
+    """The run's view of the manifest: every current file with its status and counts (``recon.input_files``)."""
     return f"SELECT {', '.join(INPUT_FILES.column_names)} FROM {MANIFEST.qualified()} ORDER BY kind, file"
 
 

@@ -17,7 +17,6 @@ from typing import Any, BinaryIO
 
 from orders_pipeline.lib.inputs.discovery import InputError, InputFile, format_of
 
-
 BOM = b"\xef\xbb\xbf"
 # The first MiB of a file is hashed as a cheap duplicate pre-check.
 _PREFIX_BYTES = 1 << 20

@@ -10,7 +10,6 @@ import polars as pl
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS
 from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, ORDER_LINES, REJECTED_LINES, Table, quote_identifier
 
-
 SinkTable = Literal["orders", "callbacks", "rejected_lines"]
 
 # Where each sink table's rows go in the work database.

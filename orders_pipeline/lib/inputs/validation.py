@@ -96,6 +96,7 @@ def _timestamp(name: str, timezone: str) -> pl.Expr:
     # 10000 after an offset). One condition: Polars would evaluate a repeated regex twice.
     return pl.when(text.str.contains(TS_RE) & ts.is_between(MIN_INSTANT, MAX_INSTANT)).then(ts)
 
+
 def _checks(kind: LogKind) -> list[tuple[pl.Expr, str]]:
     """(condition, reason) in precedence order: the first true condition is the reason."""
 
@@ -127,9 +128,7 @@ def _checks(kind: LogKind) -> list[tuple[pl.Expr, str]]:
         needs_money = status.is_in(["success", "reversed"])
         for name in ("order_id", "provider", "status", "received_at"):
             checks.append((~present(name), f"missing_field:{name}"))
-        checks.append(
-            (~present("amount") & (needs_money | (status_ok & present("currency"))), "missing_field:amount")
-        )
+        checks.append((~present("amount") & (needs_money | (status_ok & present("currency"))), "missing_field:amount"))
         checks.append(
             (~present("currency") & (needs_money | (status_ok & present("amount"))), "missing_field:currency")
         )
@@ -144,9 +143,8 @@ def _checks(kind: LogKind) -> list[tuple[pl.Expr, str]]:
     checks.append((present("seq") & pl.col("seq_value").is_null(), "bad_seq"))
     return checks
 
-def validate(
-    x: pl.DataFrame, meta: pl.DataFrame, kind: LogKind, timezone: str
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+
+def validate(x: pl.DataFrame, meta: pl.DataFrame, kind: LogKind, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Apply the rules to extracted field columns: (landed rows, rejected rows), one reason per rejected row.
 
     ``x`` holds, per line, the text of every field (``t_<field>``), DuckDB's parse of the
@@ -193,9 +191,7 @@ def validate(
         )
     )
     checks = _checks(kind)
-    code = pl.coalesce(
-        [pl.when(cond.fill_null(False)).then(pl.lit(i, pl.Int16)) for i, (cond, _) in enumerate(checks)]
-    )
+    code = pl.coalesce([pl.when(cond.fill_null(False)).then(pl.lit(i, pl.Int16)) for i, (cond, _) in enumerate(checks)])
     x = pl.concat([meta.select("file", "line_number", "read_order"), x], how="horizontal").with_columns(
         code.alias("reason_code")
     )
@@ -210,6 +206,7 @@ def validate(
     )
     return landed, _rejected(rejected_rows, kind, timezone)
 
+
 def _landed_inputs(kind: LogKind) -> list[str]:
     names = ["file", "line_number", "read_order", "amount_minor", "seq_value"]
     names += ["t_" + f.name for f in FIELDS[kind] if f.role == "id"]
@@ -220,8 +217,10 @@ def _landed_inputs(kind: LogKind) -> list[str]:
         names.append("status_norm")
     return names
 
+
 def _id(name: str) -> pl.Expr:
     return pl.when(pl.col("p_" + name)).then(pl.col("t_" + name))
+
 
 def _landed(x: pl.DataFrame, kind: LogKind) -> pl.DataFrame:
     provider = pl.col("provider_norm").alias("provider")
@@ -257,7 +256,8 @@ def _landed(x: pl.DataFrame, kind: LogKind) -> pl.DataFrame:
         pl.col("line_number"),
         pl.col("read_order"),
     ]
-    return x.select(columns).cast(LANDED[kind].polars_schema())  # type: ignore[arg-type]
+    return x.select(columns).cast(LANDED[kind].polars_schema())
+
 
 def _rejected(x: pl.DataFrame, kind: LogKind, timezone: str) -> pl.DataFrame:
     source = pl.col("t_source")
@@ -274,4 +274,4 @@ def _rejected(x: pl.DataFrame, kind: LogKind, timezone: str) -> pl.DataFrame:
         pl.when(readable & source_ok).then(source).alias("source"),
         pl.when(readable).then(pl.col("seq_value")).alias("seq"),
     )
-    return out.cast(REJECTED_LINES.polars_schema())  # type: ignore[arg-type]
+    return out.cast(REJECTED_LINES.polars_schema())

@@ -85,8 +85,4 @@ def log_gaps(order_lines: pl.LazyFrame, callback_lines: pl.LazyFrame, rejected_l
             (pl.col("seq") - pl.col("_previous") - 1).alias("line_count"),
         )
     )
-    return (
-        pl.concat([missing, repeated], how="vertical")
-        .cast(LOG_GAP_SCHEMA)
-        .sort(*LOG_GAP_ORDER)
-    )
+    return pl.concat([missing, repeated], how="vertical").cast(LOG_GAP_SCHEMA).sort(*LOG_GAP_ORDER)

@@ -17,7 +17,6 @@ import polars as pl
 from orders_pipeline.lib.warehouse.contracts import ORDER_LINES
 from orders_pipeline.lib.warehouse.sql import fetch_value
 
-
 # Orders classified together at most (bounds the memory of one classification batch).
 ORDERS_PER_BATCH = 1_500_000
 

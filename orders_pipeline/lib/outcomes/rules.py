@@ -63,6 +63,7 @@ from orders_pipeline.lib.common.vocabulary import (
     CONFLICTING_SUBMISSION_ACTION,
     FLAGS,
     TERMINAL_STATUSES,
+    Flag,
 )
 from orders_pipeline.lib.outcomes.effective_callbacks import LOW_BITS, effective_callbacks, then_read_order
 from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, ORDER_LINES, ORDER_OUTCOMES
@@ -88,7 +89,14 @@ CLASSIFY_ORDER_COLUMNS: dict[str, pl.DataType] = {
 CLASSIFY_CALLBACK_COLUMNS: dict[str, pl.DataType] = {
     name: _CALLBACK_LINE_TYPES[name]
     for name in (
-        "order_id", "provider", "status", "amount_minor", "currency", "received_at", "event_time", "callback_id",
+        "order_id",
+        "provider",
+        "status",
+        "amount_minor",
+        "currency",
+        "received_at",
+        "event_time",
+        "callback_id",
         "read_order",
     )
 }
@@ -151,10 +159,7 @@ def _callback_rows(callbacks: pl.LazyFrame, as_of: datetime) -> pl.LazyFrame:
             (status == "pending").alias("_pending"),
             # Deliveries per terminal status: >= 2 means one callback_id delivered twice or two
             # distinct callbacks with that status, i.e. exactly the duplicate_callback rule.
-            *(
-                pl.when(status == s).then(pl.col("delivery_count")).alias(f"_deliveries_{s}")
-                for s in TERMINAL_STATUSES
-            ),
+            *(pl.when(status == s).then(pl.col("delivery_count")).alias(f"_deliveries_{s}") for s in TERMINAL_STATUSES),
         )
     )
 
@@ -241,7 +246,7 @@ def classify_orders(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: dateti
     differ = pl.any_horizontal(*(pl.col(f"_min_{name}") != pl.col(f"_max_{name}") for name in _SUBMISSION_FIELDS))
     first_terminal_after_us = span_micros(pl.col("_first_terminal_received"), pl.col("created_at"))
     provider = pl.col("provider")
-    conditions = {
+    conditions: dict[Flag, pl.Expr] = {
         "duplicate_submission": several & ~differ,
         "conflicting_submission": several & differ,
         "duplicate_callback": pl.any_horizontal(
@@ -249,7 +254,8 @@ def classify_orders(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: dateti
         ),
         "late_callback": (first_terminal_after_us > sla_us).fill_null(False),
         "callback_before_order": (
-            span_micros(pl.col("_min_event_time"), pl.col("created_at")) < -duration_micros(settings.clock_skew_allowance)
+            span_micros(pl.col("_min_event_time"), pl.col("created_at"))
+            < -duration_micros(settings.clock_skew_allowance)
         ).fill_null(False),
         "acknowledged": pl.col("_has_pending").fill_null(False) & ~has_terminal,
         "provider_mismatch": (

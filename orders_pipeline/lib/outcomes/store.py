@@ -21,7 +21,8 @@ NEXT_OUTCOMES = replace(ORDER_OUTCOMES, name="recon.order_outcomes_next")
 def replace_days(con: duckdb.DuckDBPyConnection, days: list[date] | None, batches: Iterable[pa.Table]) -> None:
     """Replace the outcomes of ``days`` (all days when ``None``) with the rows of ``batches``.
 
-    Each batch holds whole orders (see :func:`~orders_pipeline.lib.outcomes.batches.write_batches`) and is written as it comes, so
+    Each batch holds whole orders (see
+    :func:`~orders_pipeline.lib.outcomes.batches.write_batches`) and is written as it comes, so
     only one batch is in memory at a time. Either every batch is in or none is: a run killed
     midway leaves the old outcomes, and the lines they do not account for yet, as they were.
     An order whose canonical day moved out of ``days`` (an earlier line arrived) loses its old
@@ -32,8 +33,9 @@ def replace_days(con: duckdb.DuckDBPyConnection, days: list[date] | None, batche
         _replace_all(con, batches)
         return
     with transaction(con):
-        con.execute(f"DELETE FROM {OUTCOMES_TABLE} WHERE created_at::DATE IN (SELECT unnest($days::DATE[]))",
-                    {"days": days})
+        con.execute(
+            f"DELETE FROM {OUTCOMES_TABLE} WHERE created_at::DATE IN (SELECT unnest($days::DATE[]))", {"days": days}
+        )
         _clear_pending(con)
         for batch in batches:
             con.register("_outcome_batch", batch)

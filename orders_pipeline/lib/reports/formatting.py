@@ -31,6 +31,7 @@ def duration_text(seconds: float | int | None) -> str:
 
 
 def money_text(amount_minor: int | None, currency: str | None) -> str:
+    """``USD 12.50`` from minor units (``-`` parts when missing)."""
     if amount_minor is None:
         return f"{currency} -" if currency else "-"
     if currency is None:
@@ -39,6 +40,7 @@ def money_text(amount_minor: int | None, currency: str | None) -> str:
 
 
 def where_read(line: dict[str, Any]) -> str:
+    """``  [file:line]`` where a landed line was read (empty when unknown)."""
     if line.get("file") is None:
         return ""
     number = line.get("line_number")
@@ -46,4 +48,5 @@ def where_read(line: dict[str, Any]) -> str:
 
 
 def extras_text(line: dict[str, Any], names: tuple[str, ...]) -> str:
+    """``  name value`` for each of ``names`` the line has."""
     return "".join(f"  {name} {line[name]}" for name in names if line.get(name) is not None)

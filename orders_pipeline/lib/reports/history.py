@@ -128,7 +128,8 @@ def order_history_text(history: OrderHistory) -> str:
     for change in history.changes:
         run = (change.get("run_id") or "")[:8]
         lines.append(
-            f"  {timestamp_text(change['previous_as_of'])} {change['previous_outcome']} -> {timestamp_text(change['as_of'])} "
+            f"  {timestamp_text(change['previous_as_of'])} {change['previous_outcome']} -> "
+            f"{timestamp_text(change['as_of'])} "
             f"{change['outcome']}  ({money_text(change.get('amount_minor'), change.get('currency'))}"
             f"{f', run {run}' if run else ''})"
         )
@@ -141,7 +142,8 @@ def order_history_text(history: OrderHistory) -> str:
         for i, sub in enumerate(history.submissions, 1):
             late = as_of is not None and sub.get("created_at") is not None and sub["created_at"] > as_of
             lines.append(
-                f"  {i}. created {timestamp_text(sub.get('created_at'))}  {money_text(sub.get('amount_minor'), sub.get('currency'))}"
+                f"  {i}. created {timestamp_text(sub.get('created_at'))}  "
+                f"{money_text(sub.get('amount_minor'), sub.get('currency'))}"
                 f"  merchant {sub.get('merchant_id')}  provider {sub.get('provider')}"
                 + extras_text(sub, ("request_id", "customer_id", "source", "seq"))
                 + where_read(sub)
@@ -159,7 +161,11 @@ def order_history_text(history: OrderHistory) -> str:
             lines.append(
                 f"  {i}. received {timestamp_text(cb.get('received_at'))}  {cb.get('status')}"
                 f"  {money_text(cb.get('amount_minor'), cb.get('currency'))}  provider {cb.get('provider')}"
-                + (f"  event_time {timestamp_text(event)}" if event is not None and event != cb.get("received_at") else "")
+                + (
+                    f"  event_time {timestamp_text(event)}"
+                    if event is not None and event != cb.get("received_at")
+                    else ""
+                )
                 + extras_text(cb, ("callback_id", "provider_txn_id", "source", "seq"))
                 + where_read(cb)
                 + ("  (received after as_of: not counted)" if late else "")

@@ -49,12 +49,14 @@ def open_published(warehouse_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def query_rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    """A query's rows as dicts of column name to value."""
     cursor = con.execute(query, params or [])
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The column names of a table or view, in order."""
     schema, name = table.split(".")
     return [
         r[0]

@@ -6,8 +6,8 @@ happens, and must never see half a run. So:
 
 * every step of a run writes into the *work database* (``<stem>.work.duckdb`` beside the
   warehouse), which only the pipeline opens;
-* the last step copies the work database file, trims the copy to the published tables (see
-  :func:`orders_pipeline.lib.warehouse.publish.publish`) and atomically renames it over the warehouse (``os.replace``). A reader
+* the last step copies the work database file, trims the copy to the published tables and
+  atomically renames it over the warehouse (``os.replace``). A reader
   that had the old file open keeps reading the old, complete snapshot (its open file is never
   modified); the next connection sees the new one. A run that fails or is killed before the
   rename leaves the warehouse untouched.
@@ -49,7 +49,9 @@ class Warehouse:
         """Resolve ``path`` and make sure its folder exists and is writable."""
         resolved = Path(path).expanduser().resolve()
         if resolved.is_dir():
-            raise WarehouseError(f"warehouse path {resolved} is a directory; pass a file name like data/warehouse.duckdb")
+            raise WarehouseError(
+                f"warehouse path {resolved} is a directory; pass a file name like data/warehouse.duckdb"
+            )
         try:
             resolved.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -112,5 +114,3 @@ class Warehouse:
             yield con
         finally:
             con.close()
-
-

@@ -56,9 +56,9 @@ class Table:
         """The column names, in order."""
         return [column.name for column in self.columns]
 
-    def polars_schema(self) -> dict[str, pl.DataType]:
+    def polars_schema(self) -> pl.Schema:
         """The Polars schema of frames holding this table's rows."""
-        return {column.name: _POLARS_TYPES[column.type] for column in self.columns}
+        return pl.Schema({column.name: _POLARS_TYPES[column.type] for column in self.columns})
 
     def empty_frame(self) -> pl.DataFrame:
         """A zero-row frame with this table's columns."""
@@ -191,8 +191,13 @@ _FILE_STATUS = _c("status", "VARCHAR", "ingested, unchanged, duplicate or change
 MANIFEST = Table(
     "landing.ingested_files",
     "Every input file seen, with its checksum and counts, so each file is parsed once, ever.",
-    (*_FILE_COUNTS, _c("mtime_ns", "BIGINT", "modification time when last seen"), *_FILE_IDENTITY, _INGESTED_BY,
-     _FILE_STATUS),
+    (
+        *_FILE_COUNTS,
+        _c("mtime_ns", "BIGINT", "modification time when last seen"),
+        *_FILE_IDENTITY,
+        _INGESTED_BY,
+        _FILE_STATUS,
+    ),
 )
 
 TOUCHED_ORDERS = Table(
@@ -431,6 +436,12 @@ PUBLISHED_TABLES: tuple[Table, ...] = (
 # History carried forward from one published snapshot to the next.
 HISTORY_TABLES: tuple[Table, ...] = (RUNS, OUTCOME_CHANGES)
 
-LANDING_TABLES: tuple[Table, ...] = (ORDER_LINES, CALLBACK_LINES, REJECTED_LINES, MANIFEST, TOUCHED_ORDERS,
-                                     UNEVALUATED_FILES)
+LANDING_TABLES: tuple[Table, ...] = (
+    ORDER_LINES,
+    CALLBACK_LINES,
+    REJECTED_LINES,
+    MANIFEST,
+    TOUCHED_ORDERS,
+    UNEVALUATED_FILES,
+)
 RUN_LOG_TABLES: tuple[Table, ...] = (STAGE_TIMINGS, CHECK_RESULTS)

@@ -34,6 +34,7 @@ from orders_pipeline.lib.warehouse.contracts import (
 from orders_pipeline.lib.warehouse.run_log import run_row
 from orders_pipeline.lib.warehouse.sql import table_exists
 
+
 def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str, Any]) -> dict[str, Any]:
     """Turn a copy of the work database into the new snapshot, then swap it in.
 
@@ -58,7 +59,9 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str,
     con.execute("CHECKPOINT")
     wal = warehouse.work_path.with_name(warehouse.work_path.name + ".wal")
     if wal.exists() and wal.stat().st_size > 0:  # the file alone would then miss changes
-        raise WarehouseError(f"the work database {warehouse.work_path} could not be checkpointed; nothing was published")
+        raise WarehouseError(
+            f"the work database {warehouse.work_path} could not be checkpointed; nothing was published"
+        )
     shutil.copyfile(warehouse.work_path, staging)
     con.execute(f"ATTACH '{staging}' AS snapshot")
     try:
@@ -85,7 +88,7 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str,
     finally:
         con.execute("DETACH snapshot")
     _fsync(staging)
-    os.replace(staging, warehouse.path)
+    staging.replace(warehouse.path)
     _fsync(warehouse.path.parent)
     return run
 
@@ -152,10 +155,8 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-
-
 def publish_run(
     con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run_id: str, as_of: datetime, started_at: datetime | None
 ) -> dict[str, Any]:
-    """Publish this run: its ``recon.runs`` row (:func:`~orders_pipeline.lib.warehouse.run_log.run_row`), then the snapshot."""
+    """Publish this run: its ``recon.runs`` row (see ``run_log.run_row``), then its snapshot."""
     return publish(con, warehouse, run_row(con, run_id, as_of, started_at))

@@ -15,7 +15,13 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from orders_pipeline.lib.warehouse.contracts import CHECK_RESULTS, INPUT_FILES, ORDER_OUTCOMES, ORPHAN_CALLBACKS, STAGE_TIMINGS
+from orders_pipeline.lib.warehouse.contracts import (
+    CHECK_RESULTS,
+    INPUT_FILES,
+    ORDER_OUTCOMES,
+    ORPHAN_CALLBACKS,
+    STAGE_TIMINGS,
+)
 from orders_pipeline.lib.warehouse.sql import fetch_value
 
 
@@ -64,8 +70,10 @@ def record_check(
     )
 
 
-def run_row(con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime, started_at: datetime | None) -> dict[str, Any]:
-    """This run's row of ``recon.runs``: inputs with checksums, counts in and out, check results, timings."""
+def run_row(
+    con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime, started_at: datetime | None
+) -> dict[str, Any]:
+    """The run's row of ``recon.runs``: inputs with checksums, counts in and out, check results, timings."""
     files = con.sql(
         "SELECT kind, file, size_bytes, sha256, duplicate_of, lines_read, lines_landed, lines_rejected "
         f"FROM {INPUT_FILES.qualified()} ORDER BY kind, file"

@@ -12,7 +12,9 @@ import polars as pl
 from orders_pipeline.lib.warehouse.contracts import Table
 
 
-def fetch_first(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | dict[str, Any] | None = None) -> tuple | None:
+def fetch_first(
+    con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | dict[str, Any] | None = None
+) -> tuple | None:
     """The first row of a query, or ``None`` (DuckDB 2 wants every result fully fetched)."""
     rows = con.execute(query, params or []).fetchall()
     return rows[0] if rows else None
@@ -47,8 +49,9 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: Table, frame: pl.DataFr
     return frame.height
 
 
-def replace_table_from_query(con: duckdb.DuckDBPyConnection, table: Table, query: str,
-                             params: list[Any] | dict[str, Any] | None = None) -> None:
+def replace_table_from_query(
+    con: duckdb.DuckDBPyConnection, table: Table, query: str, params: list[Any] | dict[str, Any] | None = None
+) -> None:
     """Replace ``table`` with the rows of a query that yields its columns (matched by name)."""
     with transaction(con):
         con.execute(table.ddl(replace=True))
