@@ -1,6 +1,6 @@
-"""The benchmark baseline: the SPEC's outcome rules written the way a pandas team would.
+"""The benchmark baseline: the outcome rules (docs/rules.md) written the way a pandas team would.
 
-This is an independent implementation of /work/shared/SPEC.md ("Outcome of an order, as of a
+This is an independent implementation of docs/rules.md ("Outcome of an order, as of a
 time" and "Precise rules"), written without looking at the pipeline's own code, so that the
 benchmark can check that both give the same outcome, flags and action for every order.
 
@@ -248,7 +248,7 @@ def _currency_exponent(currency: pd.Series) -> pd.Series:
 
 
 def validate_orders(raw: pd.DataFrame) -> pd.DataFrame:
-    """The landed order lines, typed; every line failing a SPEC rule is dropped."""
+    """The landed order lines, typed; every line failing a reading rule is dropped."""
     good = pd.Series(True, index=raw.index)
     text = {}
     for name in ORDER_FIELDS:

@@ -1,6 +1,6 @@
-"""The benchmark's pandas baseline (bench/baseline.py) on small hand-made SPEC scenarios.
+"""The benchmark's pandas baseline (bench/baseline.py) on small hand-made scenarios of the rules.
 
-The baseline is the benchmark's independent reading of the SPEC: if it is wrong, the
+The baseline is the benchmark's independent reading of the rules: if it is wrong, the
 "outcomes identical" check of the benchmark means nothing, so it is pinned here.
 """
 
@@ -65,7 +65,7 @@ def _run(tmp_path: Path, orders: list, callbacks: list) -> dict[str, tuple[str, 
 
 
 def test_each_outcome_rule(tmp_path: Path) -> None:
-    """One order per outcome, with the rule order of the SPEC."""
+    """One order per outcome, in the rules' order."""
     t0 = "2024-05-01T10:00:00Z"
     orders = [_order(o, t0) for o in ("conf", "fail", "rev", "rev_only", "mism", "cur", "conflict", "miss")]
     orders += [_order("over", "2024-05-01T11:50:00Z"), _order("pend", "2024-05-01T11:58:00Z")]
@@ -159,7 +159,7 @@ def test_bad_lines_are_not_landed(tmp_path: Path) -> None:
 
 
 def test_flags(tmp_path: Path) -> None:
-    """Every flag of the SPEC, each on its own order."""
+    """Every flag of the rules, each on its own order."""
     t0 = "2024-05-01T10:00:00Z"
     orders = [
         _order("redelivered", t0),

@@ -4,8 +4,8 @@
 (:data:`AS_OF`, 2026-11-20T12:00:00Z), so the output never depends on today's date, and is
 byte-identical for the same ``(n_orders, seed, options)``.
 
-The generator does not compute expected outcomes: it only makes every scenario of the SPEC
-*present* (see :data:`SCENARIOS`). The pipeline is tested against the SPEC, not against this
+The generator does not compute expected outcomes: it only makes every scenario of the rules
+(docs/rules.md) *present* (see :data:`SCENARIOS`). The pipeline is tested against the rules, not against this
 module.
 
 Scale: columns are drawn with numpy and lines are formatted with Polars string expressions,

@@ -145,7 +145,7 @@ def _positive_seconds(value: Any, where: str) -> float:
 
 
 def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settings:
-    """Build :class:`Settings` from a parsed YAML mapping, starting from the SPEC's defaults."""
+    """Build :class:`Settings` from a parsed YAML mapping, starting from the defaults of docs/rules.md."""
     raw = _mapping(raw, source)
     _check_keys(raw, _TOP_KEYS, source)
     settings = Settings()

@@ -2,7 +2,7 @@
 
 ``*.jsonl``, ``*.csv``, ``*.jsonl.gz`` and ``*.csv.gz`` (suffix matched case-insensitively),
 found recursively under a directory and sorted by posix relative path, which is the order
-the rules read files in (docs/rules.md#reading). Entries whose name starts with ``.`` (hidden
+the rules read files in (docs/rules.md#precise-reading). Entries whose name starts with ``.`` (hidden
 files and folders, such as partial uploads) are skipped.
 """
 

@@ -15,11 +15,11 @@ each file is parsed only once, ever:
 * a file that disappeared from the folder has its lines removed, and is reported ``removed``.
 
 Landed lines keep ``read_order`` as the line's position within its file; the global reading
-order the SPEC defines ("files in sorted relative-path order, lines in file order") is
+order the rules define ("files in sorted relative-path order, lines in file order") is
 recomputed at classification time from the current file ranks (:func:`ranked_lines_sql`).
 
 A file is a duplicate when it has the same SHA-256 of its decompressed content as another
-file of the same kind (docs/rules.md#reading): this module is the one place that rule lives.
+file of the same kind (docs/rules.md#precise-reading): this module is the one place that rule lives.
 
 The manifest is ``landing.ingested_files``. Each file is landed in its own transaction
 together with its manifest row, so memory stays flat however much one run ingests (one
@@ -266,7 +266,7 @@ def _delete_lines(
 
 
 def ranked_lines_sql(kind: LogKind) -> str:
-    """A query over the landed lines of ``kind`` with the SPEC's global ``read_order``.
+    """A query over the landed lines of ``kind`` with the rules' global ``read_order``.
 
     Files are ranked in sorted relative-path order; a line's global reading position is its
     file's rank in the high 32 bits and its position within the file in the low 32 bits.

@@ -1,6 +1,6 @@
 """The validation rules: extracted field text becomes typed landed rows, or rejected rows with one reason.
 
-The rules of docs/rules.md#reading, as Polars expressions over whole chunks (no loop per line).
+The rules of docs/rules.md#precise-reading, as Polars expressions over whole chunks (no loop per line).
 
 Fields
 ------

@@ -211,7 +211,7 @@ def classify_orders(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: dateti
     (``landing.callbacks``); either may hold only the columns in
     :data:`CLASSIFY_ORDER_COLUMNS` / :data:`CLASSIFY_CALLBACK_COLUMNS`. Returns
     :data:`ORDER_OUTCOME_SCHEMA` sorted by ``order_id``. The rules and every choice made
-    where the SPEC is silent are in this module's docstring.
+    where the rules are silent are in this module's docstring.
     """
     as_of_lit = as_of_literal(as_of)
     sla_us = _profile_us(pl.col("provider"), settings, "sla")

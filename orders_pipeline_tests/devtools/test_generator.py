@@ -1,7 +1,7 @@
 """The synthetic corpus generator: determinism, layout, exact amounts, and every planted scenario.
 
 The generated files are read back with ``json``/``csv``/``gzip`` only (never through the pipeline),
-with a tiny validator of the SPEC's line rules, to check that each scenario is *present*.
+with a tiny validator of the rules' line rules, to check that each scenario is *present*.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from orders_pipeline.lib.common.money import CURRENCY_EXPONENTS, to_minor_units
 
 N_ORDERS = 2000
 SEED = 3
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "data" / "sample"
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
 SAMPLE_ORDERS, SAMPLE_SEED = 3500, 7
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$")
@@ -327,7 +327,7 @@ def test_tiny_corpora_still_work(tmp_path):
 
 
 def test_every_rejection_kind_is_planted_and_rare(corpus):
-    """Each rejection reason of the SPEC occurs, on a small share of the lines."""
+    """Each rejection reason of the rules occurs, on a small share of the lines."""
     expected_orders = {
         "malformed_json",
         "malformed_csv",

@@ -2,7 +2,7 @@
 
 Besides the structural invariants (one outcome per existing order, summaries that tie out,
 exceptions = orders needing action), every outcome row is compared with a plain-Python
-reading of the SPEC written independently of the Polars plan.
+reading of the rules written independently of the Polars plan.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from orders_pipeline.lib.finance_tables.exceptions import exceptions
 from orders_pipeline.lib.finance_tables.summary import daily_summary
 from orders_pipeline.lib.outcomes.rules import classify_orders
 from orders_pipeline.lib.warehouse.contracts import ORDER_OUTCOMES
-from orders_pipeline_tests.test_outcomes import T0, make_callbacks, make_orders
+from orders_pipeline_tests.outcomes.test_rules import T0, make_callbacks, make_orders
 
 US = timedelta(microseconds=1)
 # Offsets around the interesting boundaries: skew (5m), sla (5m/15m), horizons (24h4m, 72h).
@@ -40,7 +40,7 @@ SETTINGS = Settings(amount_tolerance_minor=1)
 
 @st.composite
 def instants(draw: st.DrawFn) -> datetime:
-    """Draw an instant near one of the SPEC's boundaries, give or take a microsecond."""
+    """Draw an instant near one of the rules' boundaries, give or take a microsecond."""
     return T0 + draw(st.sampled_from(OFFSETS)) + draw(st.sampled_from([-US, timedelta(0), timedelta(0), US]))
 
 
@@ -86,7 +86,7 @@ def truncated_seconds(delta: timedelta) -> int:
 def reference(
     orders: list[dict[str, Any]], callbacks: list[dict[str, Any]], as_of: datetime, cfg: Settings
 ) -> dict[str, dict[str, Any]]:
-    """Apply the SPEC's rules, read literally, one order at a time."""
+    """Apply the rules, read literally, one order at a time."""
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in orders:
         if line["created_at"] <= as_of:

@@ -1,4 +1,4 @@
-"""daily_summary, exceptions and orphan_callbacks (SPEC "Published tables")."""
+"""daily_summary, exceptions and orphan_callbacks (docs/rules.md#published-tables)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from orders_pipeline.lib.finance_tables.exceptions import EXCEPTION_SCHEMA, exce
 from orders_pipeline.lib.finance_tables.orphans import ORPHAN_CALLBACK_SCHEMA, orphan_callbacks
 from orders_pipeline.lib.finance_tables.summary import DAILY_SUMMARY_SCHEMA, daily_summary, merge_daily_summaries
 from orders_pipeline.lib.outcomes.rules import classify_orders
-from orders_pipeline_tests.test_outcomes import AS_OF, T0, US, at, make_callbacks, make_orders
+from orders_pipeline_tests.outcomes.test_rules import AS_OF, T0, US, at, make_callbacks, make_orders
 
 
 def outcomes_of(

@@ -1,4 +1,4 @@
-"""Outcome rules 1-8, flags, actions and boundaries of classify_orders (SPEC "Outcome of an order")."""
+"""Outcome rules, flags, actions and boundaries of classify_orders (docs/rules.md#outcomes)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ Warehouses (built once for the module, each with its own landing folder):
 * ``C``: both files at once, run; then the very same run again (idempotency).
 
 File 2 re-submits an order of file 1 with the same ``created_at`` and another amount, and
-re-delivers one of its callbacks: only the SPEC's reading order (sorted paths), never the
+re-delivers one of its callbacks: only the rules' reading order (sorted paths), never the
 arrival order, may decide which line is canonical.
 """
 

@@ -1,4 +1,4 @@
-"""Sequence gaps and callback outages (SPEC "Gaps and duplicates in the logs")."""
+"""Sequence gaps and callback outages (docs/rules.md#gaps-and-duplicates)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from orders_pipeline.lib.log_quality.gaps import LOG_GAP_SCHEMA, log_gaps
 from orders_pipeline.lib.log_quality.outages import CALLBACK_OUTAGE_SCHEMA, callback_outages
 from orders_pipeline.lib.outcomes.rules import classify_orders
 from orders_pipeline.lib.warehouse.contracts import REJECTED_LINES
-from orders_pipeline_tests.test_outcomes import T0, US, at, make_callbacks, make_orders
+from orders_pipeline_tests.outcomes.test_rules import T0, US, at, make_callbacks, make_orders
 
 
 def rejected(*rows: dict[str, Any]) -> pl.LazyFrame:

@@ -1,6 +1,6 @@
 """Ingestion: discovery, line reading, validation rules, files, sinks.
 
-SPEC sections "Inputs", "Money", "Nothing is lost" and "Precise rules > Reading".
+docs/rules.md: Inputs, Money, Nothing is lost, and Precise rules > Reading.
 """
 
 from __future__ import annotations
