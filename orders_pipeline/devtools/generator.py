@@ -1,5 +1,9 @@
 """Synthetic order and callback logs for tests, the committed sample and the benchmark.
 
+Development tooling, not runtime code (the CLI imports it only for ``generate``). It is one
+long module because every scenario shares one vectorised world of orders and callbacks;
+new kinds of input (provider envelopes, statements) belong in modules of their own beside it.
+
 :func:`generate_corpus` writes ``out_dir/orders/`` and ``out_dir/callbacks/`` for a fixed as-of
 (:data:`AS_OF`, 2026-11-20T12:00:00Z), so the output never depends on today's date, and is
 byte-identical for the same ``(n_orders, seed, options)``.

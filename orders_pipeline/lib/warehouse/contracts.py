@@ -5,6 +5,9 @@ The DuckDB DDL (:meth:`Table.ddl`), the Polars schemas the stages produce
 (:meth:`Table.comment_statements`) are all generated from these definitions, so the code,
 the published warehouse and its documentation cannot drift apart.
 
+This module is long because it is data: one definition per table, every column described, in
+one place on purpose.
+
 Schemas: ``landing`` holds the landed lines and the file manifest (private; published only
 through the ``recon.order_lines`` / ``recon.callback_lines`` views), ``recon`` what analysts
 and finance read, ``run_log`` what one run records about itself before publishing.
