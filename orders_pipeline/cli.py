@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument("--orders", required=True, help="order log file or directory (.jsonl/.csv, optionally .gz)")
     reconcile.add_argument("--callbacks", required=True, help="callback log file or directory")
+    reconcile.add_argument(
+        "--statements",
+        default=None,
+        help="provider statement file or directory (canonical .jsonl/.csv/.parquet, or native bills and reports); "
+        "optional: without it no provider has statements",
+    )
     reconcile.add_argument("--warehouse", default=None, help="DuckDB file to publish (default data/warehouse.duckdb)")
     reconcile.add_argument("--as-of", default=None, help="evaluate as of this RFC 3339 time (default: now)")
     reconcile.add_argument("--config", default=None, help="YAML config: provider profiles, tolerances, thresholds")
@@ -86,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
 def _reconcile(args: argparse.Namespace) -> int:
     from orders_pipeline.lib.common.config import load_settings
     from orders_pipeline.lib.common.time import parse_as_of
-    from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, LogKind
+    from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS, InputKind
     from orders_pipeline.lib.inputs.discovery import discover_files
     from orders_pipeline.lib.warehouse.connection import Warehouse
 
@@ -94,22 +100,29 @@ def _reconcile(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     # The run's as-of is resolved once, here, and travels with the run as a tag.
     as_of = parse_as_of(args.as_of, settings.timezone) if args.as_of else datetime.now(UTC).replace(microsecond=0)
-    skipped: dict[LogKind, list[str]] = {ORDERS: [], CALLBACKS: []}
+    skipped: dict[InputKind, list[str]] = {ORDERS: [], CALLBACKS: [], STATEMENTS: []}
     order_files = discover_files(args.orders, ORDERS, skipped[ORDERS])
     callback_files = discover_files(args.callbacks, CALLBACKS, skipped[CALLBACKS])
+    statement_files = discover_files(args.statements, STATEMENTS, skipped[STATEMENTS]) if args.statements else []
     warehouse = Warehouse.at(args.warehouse or _default_warehouse())
     backfill = _parse_backfill(args.backfill) if args.backfill else None
     for kind, names in skipped.items():
         if names:
             print(
                 f"warning: {len(names)} {kind} file(s) of another format not read (e.g. {names[0]}); "
-                "logs must be .jsonl or .csv, optionally .gz",
+                + (
+                    "statements must be .jsonl, .csv (optionally .gz) or .parquet"
+                    if kind == STATEMENTS
+                    else "logs must be .jsonl or .csv, optionally .gz"
+                ),
                 file=sys.stderr,
             )
     if not order_files:
         print(f"warning: no order log files under {args.orders}", file=sys.stderr)
     if not callback_files:
         print(f"warning: no callback log files under {args.callbacks}", file=sys.stderr)
+    if args.statements and not statement_files:
+        print(f"warning: no statement files under {args.statements}", file=sys.stderr)
 
     from orders_pipeline.defs.partitions import live_window_tags
     from orders_pipeline.defs.resources import ReconciliationResource
@@ -117,12 +130,14 @@ def _reconcile(args: argparse.Namespace) -> int:
     resource = ReconciliationResource(
         orders_path=str(Path(args.orders).resolve()),
         callbacks_path=str(Path(args.callbacks).resolve()),
+        statements_path=str(Path(args.statements).resolve()) if args.statements else None,
         warehouse_path=str(warehouse.path),
         config_file=str(Path(args.config).resolve()) if args.config else None,
     )
     if not args.quiet:
+        statements = f" and {len(statement_files)} statement file(s)" if args.statements else ""
         print(
-            f"reconciling {len(order_files)} order file(s) and {len(callback_files)} callback file(s)"
+            f"reconciling {len(order_files)} order file(s), {len(callback_files)} callback file(s){statements}"
             f" as of {_iso(as_of)} into {warehouse.path}",
             file=sys.stderr,
         )

@@ -19,7 +19,7 @@ from pydantic import PrivateAttr
 
 from orders_pipeline.lib.common.config import Settings, load_settings
 from orders_pipeline.lib.common.time import parse_as_of
-from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, LogKind
+from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS, InputKind
 from orders_pipeline.lib.inputs.discovery import InputFile, discover_files
 from orders_pipeline.lib.warehouse.connection import Warehouse
 from orders_pipeline.lib.warehouse.run_log import timed_stage
@@ -43,10 +43,13 @@ class ReconciliationResource(dg.ConfigurableResource):
 
     Defaults are the bundled sample corpus and ``data/warehouse.duckdb``; in the Dagster UI
     override them in the Launchpad, or set ``ORDERS_PIPELINE_*`` environment variables.
+    ``statements_path`` is optional: without it no provider has statements (the (S) rules
+    are inert), and statement files landed by an earlier run are removed.
     """
 
     orders_path: str = str(SAMPLE_DIR / "orders")
     callbacks_path: str = str(SAMPLE_DIR / "callbacks")
+    statements_path: str | None = None
     warehouse_path: str = str(DEFAULT_WAREHOUSE)
     config_file: str | None = None
     as_of: str | None = None
@@ -67,16 +70,20 @@ class ReconciliationResource(dg.ConfigurableResource):
         """The warehouse this run publishes to."""
         return Warehouse.at(self.warehouse_path)
 
-    def input_files(self) -> dict[LogKind, list[InputFile]]:
+    def input_files(self) -> dict[InputKind, list[InputFile]]:
         """The order and callback files under the configured paths, each list in reading order."""
         return {
             ORDERS: discover_files(self.orders_path, ORDERS),
             CALLBACKS: discover_files(self.callbacks_path, CALLBACKS),
         }
 
-    def input_path(self, kind: LogKind) -> str:
-        """The configured folder (or file) of one kind of input."""
-        return self.orders_path if kind == ORDERS else self.callbacks_path
+    def statement_files(self) -> list[InputFile]:
+        """The statement files under the configured path, in reading order (none without a path)."""
+        return discover_files(self.statements_path, STATEMENTS) if self.statements_path else []
+
+    def input_path(self, kind: InputKind) -> str | None:
+        """The configured folder (or file) of one kind of input (``None``: no statements path)."""
+        return {ORDERS: self.orders_path, CALLBACKS: self.callbacks_path, STATEMENTS: self.statements_path}[kind]
 
     def run_as_of(self, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> datetime:
         """The as-of this run evaluates, resolved from how it was launched, the same for every step.
@@ -109,7 +116,9 @@ class ReconciliationResource(dg.ConfigurableResource):
 def resource_from_env() -> ReconciliationResource:
     """The resource as the UI and daemon see it: the bundled sample unless ``ORDERS_PIPELINE_*`` say otherwise."""
     defaults = ReconciliationResource()
-    uses_sample = "ORDERS_PIPELINE_ORDERS" not in os.environ and "ORDERS_PIPELINE_CALLBACKS" not in os.environ
+    uses_sample = not any(
+        f"ORDERS_PIPELINE_{kind}" in os.environ for kind in ("ORDERS", "CALLBACKS", "STATEMENTS")
+    )
 
     def from_env(name: str) -> dg.EnvVar | None:
         # An EnvVar (resolved by Dagster at launch, shown as such in the UI) only for set variables.
@@ -118,6 +127,7 @@ def resource_from_env() -> ReconciliationResource:
     return ReconciliationResource(
         orders_path=from_env("ORDERS_PIPELINE_ORDERS") or defaults.orders_path,
         callbacks_path=from_env("ORDERS_PIPELINE_CALLBACKS") or defaults.callbacks_path,
+        statements_path=from_env("ORDERS_PIPELINE_STATEMENTS"),
         warehouse_path=from_env("ORDERS_PIPELINE_WAREHOUSE") or defaults.warehouse_path,
         config_file=from_env("ORDERS_PIPELINE_CONFIG"),
         as_of=from_env("ORDERS_PIPELINE_AS_OF") or (sample_as_of() if uses_sample else None),

@@ -150,6 +150,9 @@ def reference(
             "callback_before_order": any(c["event_time"] < created - cfg.clock_skew_allowance for c, _ in mine),
             "acknowledged": any(c["status"] == "pending" for c, _ in mine) and not terminal,
             "provider_mismatch": any(c["provider"] != canon["provider"] for c, _ in mine),
+            "statement_conflict": False,
+            "statement_refund": False,
+            "statement_amount_mismatch": False,
         }
         action = "review_submission" if flags["conflicting_submission"] else ACTION_BY_OUTCOME[outcome]
         result[order_id] = {
@@ -171,6 +174,8 @@ def reference(
             "latency_seconds": truncated_seconds(first_received - created) if first_received else None,
             "age_seconds": truncated_seconds(age),
             "as_of": as_of,
+            "statement_status": "none",
+            "statement_amount_minor": None,
         }
     return result
 

@@ -12,11 +12,14 @@ CHECK_DESCRIPTIONS = {
     "missing_amount": "WARN when missing orders hold more than alerts.max_missing_amount_minor of a currency.",
     "callback_outages": "WARN when any provider went silent while its orders kept coming (alerts.alert_on_outage).",
     "sequence_gaps": "WARN when a log stream has missing or repeated seq numbers (alerts.alert_on_sequence_gap).",
+    "unsettled_amount": "WARN when unsettled orders hold more than alerts.max_unsettled_amount_minor of a currency.",
+    "missing_statement_days": "WARN when a provider that sends statements has a day without one "
+    "(alerts.alert_on_missing_statement_day).",
 }
 
 
 @dg.asset(
-    deps=["order_outcomes", "orphan_callbacks", "log_gaps", "callback_outages"],
+    deps=["order_outcomes", "orphan_callbacks", "log_gaps", "callback_outages", "statement_coverage"],
     group_name="alerts",
     kinds={"duckdb"},
     check_specs=[
@@ -26,15 +29,14 @@ CHECK_DESCRIPTIONS = {
 )
 def quality_alerts(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource):
     """Business-anomaly thresholds (overdue rate, missing amount per currency, orphan rate,
-    outages, sequence gaps): each breach is a WARN check and an alert to the configured sinks
-    (run log, JSON file, webhook). Never blocks publishing.
+    outages, sequence gaps, unsettled amount per currency, statement days not delivered): each
+    breach is a WARN check and an alert to the configured sinks (run log, JSON file, webhook).
+    Never blocks publishing.
     """
     as_of = reconciliation.run_as_of(context)
     docs = DataDocs.for_warehouse(reconciliation.warehouse().path, context.run.run_id, context.log)
     with reconciliation.work(context, "checks") as con:
-        report = evaluate_thresholds(
-            con, as_of, reconciliation.settings().alerts, context.run.run_id, docs, context.log
-        )
+        report = evaluate_thresholds(con, as_of, reconciliation.settings(), context.run.run_id, docs, context.log)
     yield dg.MaterializeResult(
         metadata={
             "breaches": report.breaches,

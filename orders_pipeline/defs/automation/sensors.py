@@ -1,4 +1,4 @@
-"""Start a run when log files land in, change in or leave the landing folders."""
+"""Start a run when log or statement files land in, change in or leave the landing folders."""
 
 import hashlib
 import json
@@ -10,16 +10,19 @@ from orders_pipeline.defs.jobs import reconcile_job
 from orders_pipeline.defs.partitions import live_window_tags
 from orders_pipeline.defs.resources import ReconciliationResource
 from orders_pipeline.lib.common.errors import InputError
-from orders_pipeline.lib.common.vocabulary import LOG_KINDS
+from orders_pipeline.lib.common.vocabulary import INPUT_KINDS
 from orders_pipeline.lib.inputs.discovery import discover_files
 
 
 def landing_fingerprint(reconciliation: ReconciliationResource) -> dict[str, list[int]]:
-    """Every input file in the input folders with its size and modification time (nanoseconds)."""
+    """Every input file in the input folders (logs and statements) with its size and modification time (nanoseconds)."""
     files = {}
-    for kind in LOG_KINDS:
+    for kind in INPUT_KINDS:
+        path = reconciliation.input_path(kind)
+        if path is None:
+            continue
         try:
-            found = discover_files(reconciliation.input_path(kind), kind)
+            found = discover_files(path, kind)
         except InputError:
             continue
         for item in found:
@@ -30,7 +33,7 @@ def landing_fingerprint(reconciliation: ReconciliationResource) -> dict[str, lis
 
 @dg.sensor(job=reconcile_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
 def new_log_files_sensor(context: dg.SensorEvaluationContext, reconciliation: ReconciliationResource):
-    """Requests a reconcile run when a log file appears, changes or disappears in the landing folders.
+    """Requests a reconcile run when a log or statement file appears, changes or disappears in the landing folders.
 
     The cursor holds the fingerprint of the files seen at the last request and how many
     requests were made, so each change of the landing folders triggers exactly one run: its run
@@ -42,7 +45,7 @@ def new_log_files_sensor(context: dg.SensorEvaluationContext, reconciliation: Re
     changed = sorted(name for name, stamp in current.items() if previous.get(name) != stamp)
     removed = sorted(set(previous) - set(current))
     if not changed and not removed:
-        return dg.SkipReason("no new, changed or removed log files in the landing folders")
+        return dg.SkipReason("no new, changed or removed log or statement files in the landing folders")
     digest = hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
     context.update_cursor(json.dumps({"files": current, "requests": requests + 1}, sort_keys=True))
     return dg.RunRequest(

@@ -5,7 +5,7 @@ import dagster as dg
 from orders_pipeline.defs.partitions import order_days
 from orders_pipeline.defs.resources import ReconciliationResource, markdown_table
 from orders_pipeline.lib.finance_tables.exceptions import build_exceptions
-from orders_pipeline.lib.finance_tables.orphans import build_orphan_callbacks
+from orders_pipeline.lib.finance_tables.orphans import build_orphan_callbacks, build_orphan_statement_lines
 from orders_pipeline.lib.finance_tables.summary import build_daily_summary
 
 GROUP = "finance_tables"
@@ -32,7 +32,8 @@ def daily_summary(context: dg.AssetExecutionContext, reconciliation: Reconciliat
 @dg.asset(deps=["order_outcomes"], group_name=GROUP, kinds={"duckdb", "polars"})
 def exceptions(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource) -> dg.MaterializeResult:
     """The work queue: every order whose action is not ``none``, most urgent first
-    (review_status, review_amount, refund_review, review_submission, investigate, query_provider).
+    (review_status; review_amount and review_settlement; refund_review and apply_statement;
+    review_submission; investigate; query_provider and close_unpaid).
     """
     with reconciliation.work(context, "classify") as con:
         report = build_exceptions(con)
@@ -53,4 +54,17 @@ def orphan_callbacks(context: dg.AssetExecutionContext, reconciliation: Reconcil
     as_of = reconciliation.run_as_of(context)
     with reconciliation.work(context, "classify") as con:
         rows = build_orphan_callbacks(con, as_of)
+    return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+
+
+@dg.asset(deps=["order_lines", "statement_lines", "order_outcomes"], group_name=GROUP, kinds={"duckdb"})
+def orphan_statement_lines(
+    context: dg.AssetExecutionContext, reconciliation: ReconciliationResource
+) -> dg.MaterializeResult:
+    """Statement payments, refunds and chargebacks for orders nobody logged (no landed order
+    line at all): money the provider booked that the platform has no order for.
+    """
+    as_of = reconciliation.run_as_of(context)
+    with reconciliation.work(context, "classify") as con:
+        rows = build_orphan_statement_lines(con, as_of)
     return dg.MaterializeResult(metadata={"dagster/row_count": rows})

@@ -5,7 +5,13 @@ import dagster as dg
 from orders_pipeline.defs.resources import ReconciliationResource, markdown_table
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS
 from orders_pipeline.lib.inputs.manifest import land_inputs
-from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, INPUT_FILES, ORDER_LINES, REJECTED_LINES
+from orders_pipeline.lib.warehouse.contracts import (
+    CALLBACK_LINES,
+    IGNORED_RECORDS,
+    INPUT_FILES,
+    ORDER_LINES,
+    REJECTED_LINES,
+)
 
 GROUP = "inputs"
 
@@ -17,6 +23,7 @@ GROUP = "inputs"
             "callback_lines", group_name=GROUP, kinds={"duckdb", "polars"}, description=CALLBACK_LINES.description
         ),
         dg.AssetSpec("rejected_lines", group_name=GROUP, kinds={"duckdb"}, description=REJECTED_LINES.description),
+        dg.AssetSpec("ignored_records", group_name=GROUP, kinds={"duckdb"}, description=IGNORED_RECORDS.description),
         dg.AssetSpec("input_files", group_name=GROUP, kinds={"duckdb"}, description=INPUT_FILES.description),
     ]
 )
@@ -47,6 +54,13 @@ def landed_logs(context: dg.AssetExecutionContext, reconciliation: Reconciliatio
         metadata={
             "dagster/row_count": sum(n for _, n in report.rejections_by_reason),
             "by_reason": dg.MetadataValue.md(markdown_table(["reason", "lines"], report.rejections_by_reason)),
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="ignored_records",
+        metadata={
+            "dagster/row_count": sum(n for _, n in report.ignored_by_reason),
+            "by_reason": dg.MetadataValue.md(markdown_table(["reason", "records"], report.ignored_by_reason)),
         },
     )
     yield dg.MaterializeResult(

@@ -9,7 +9,7 @@ from orders_pipeline.lib.outcomes.evaluation import evaluate_outcomes
 
 
 @dg.asset(
-    deps=["order_lines", "callback_lines"],
+    deps=["order_lines", "callback_lines", "statement_lines", "statement_coverage"],
     group_name="outcomes",
     kinds={"duckdb", "polars"},
     partitions_def=order_days,
@@ -17,10 +17,12 @@ from orders_pipeline.lib.outcomes.evaluation import evaluate_outcomes
 )
 def order_outcomes(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource) -> dg.MaterializeResult:
     """One row per order: outcome (confirmed, failed, pending, overdue, missing, amount_mismatch,
-    conflict, reversed), reason flags, the action operations or finance should take, and the
-    callback evidence behind it. Partitioned by order day (UTC): a run re-evaluates the days in
-    its range plus every day whose orders can still change or received new lines; final days
-    keep the outcome of their last evaluation.
+    conflict, reversed, and with provider statements unsettled, callback_lost, not_at_provider),
+    reason flags, the action operations or finance should take, the callback evidence and what
+    the provider's statement says (statement_status). Partitioned by order day (UTC): a run
+    re-evaluates the days in its range plus every day whose orders can still change, received
+    new lines, or is covered by a statement day that arrived; final days keep the outcome of
+    their last evaluation.
     """
     as_of = reconciliation.run_as_of(context)
     with reconciliation.work(context, "classify") as con, reconciliation.warehouse().scratch("classify") as scratch:
@@ -31,6 +33,7 @@ def order_outcomes(context: dg.AssetExecutionContext, reconciliation: Reconcilia
             "as_of": as_of.isoformat(),
             "days_evaluated": "all" if report.days is None else len(report.days),
             "batches": report.batches,
+            "providers_with_statements": ", ".join(report.statement_providers) or "none",
             **{f"outcome/{name}": int(report.outcome_counts.get(name, 0)) for name in OUTCOMES},
             "exceptions": report.exceptions,
         }

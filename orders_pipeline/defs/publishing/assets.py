@@ -9,7 +9,12 @@ from orders_pipeline.lib.warehouse.contracts import PUBLISHED_TABLES
 from orders_pipeline.lib.warehouse.publish import publish_run
 
 # Asset names are the table names they publish.
-PUBLISHED_DEPS = [*(table.name.split(".")[1] for table in PUBLISHED_TABLES), "order_lines", "callback_lines"]
+PUBLISHED_DEPS = [
+    *(table.name.split(".")[1] for table in PUBLISHED_TABLES),
+    "order_lines",
+    "callback_lines",
+    "statement_lines",
+]
 
 
 @dg.asset(deps=PUBLISHED_DEPS, group_name="publishing", kinds={"duckdb"})

@@ -19,12 +19,17 @@ from orders_pipeline.lib.common.money import CURRENCY_EXPONENTS
 from orders_pipeline.lib.common.vocabulary import (
     ACTION_BY_OUTCOME,
     ACTIONS,
+    CALLBACKS,
     CONFLICTING_SUBMISSION_ACTION,
     FLAGS,
+    ORDERS,
     OUTCOMES,
+    STATEMENTS,
     STATUSES,
+    InputKind,
     LogKind,
 )
+from orders_pipeline.lib.inputs.fields import LANDED
 from orders_pipeline.lib.warehouse.sql import fetch_first
 
 
@@ -55,48 +60,68 @@ def _rows(con: duckdb.DuckDBPyConnection, query: str, params: list[Any] | None =
 
 
 def lines_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
-    """Per input file: lines read = lines landed + lines rejected, and the tables hold exactly those rows."""
+    """Per order and callback file: lines read = landed + rejected + ignored, and the tables hold exactly those rows."""
+    return records_conserved(con, (ORDERS, CALLBACKS), "input_files_conservation")
+
+
+def statement_rows_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
+    """Per statement file: records read = landed + rejected + ignored, and the tables hold exactly those rows."""
+    return records_conserved(con, (STATEMENTS,), "statement_files_conservation")
+
+
+def records_conserved(con: duckdb.DuckDBPyConnection, kinds: tuple[InputKind, ...], suite: str) -> CheckEvidence:
+    """Per input file of ``kinds``: records read = landed + rejected + ignored, and the tables hold exactly those rows."""
+    landed = " UNION ALL ".join(
+        f"SELECT '{kind}' AS kind, file, count(*) AS n FROM {table.qualified()} GROUP BY ALL"
+        for kind, table in LANDED.items()
+        if kind in kinds
+    )
+    wanted = {"kinds": list(kinds)}
     frame = con.sql(
-        """
-        WITH landed AS (
-            SELECT 'orders' AS kind, file, count(*) AS n FROM landing.orders GROUP BY ALL
-            UNION ALL
-            SELECT 'callbacks', file, count(*) FROM landing.callbacks GROUP BY ALL
-        ), rejected AS (
-            SELECT kind, file, count(*) AS n FROM recon.rejected_lines GROUP BY ALL
-        )
+        f"""
+        WITH landed AS ({landed}),
+        rejected AS (SELECT kind, file, count(*) AS n FROM recon.rejected_lines GROUP BY ALL),
+        ignored AS (SELECT kind, file, count(*) AS n FROM recon.ignored_records GROUP BY ALL)
         SELECT f.kind, f.file, f.lines_read,
-               f.lines_landed + f.lines_rejected AS lines_accounted,
+               f.lines_landed + f.lines_rejected + f.lines_ignored AS lines_accounted,
                f.lines_landed, coalesce(l.n, 0) AS rows_in_landing_table,
-               f.lines_rejected, coalesce(r.n, 0) AS rows_in_rejected_lines
+               f.lines_rejected, coalesce(r.n, 0) AS rows_in_rejected_lines,
+               f.lines_ignored, coalesce(i.n, 0) AS rows_in_ignored_records
         FROM recon.input_files AS f
         LEFT JOIN landed AS l USING (kind, file)
         LEFT JOIN rejected AS r USING (kind, file)
+        LEFT JOIN ignored AS i USING (kind, file)
+        WHERE list_contains($kinds, f.kind)
         ORDER BY f.kind, f.file
-        """
+        """,
+        params=wanted,
     ).pl()
     orphan_rows = fetch_first(
         con,
-        """
+        f"""
         SELECT count(*) FROM (
-            SELECT file FROM landing.orders EXCEPT SELECT file FROM recon.input_files WHERE kind = 'orders'
-            UNION ALL
-            SELECT file FROM landing.callbacks EXCEPT SELECT file FROM recon.input_files WHERE kind = 'callbacks'
-        )
+            SELECT kind, file FROM ({landed})
+            UNION ALL SELECT kind, file FROM recon.rejected_lines WHERE list_contains($kinds, kind)
+            UNION ALL SELECT kind, file FROM recon.ignored_records WHERE list_contains($kinds, kind)
+        ) AS rows ANTI JOIN recon.input_files USING (kind, file)
         """,
+        wanted,
     )
     outcome = gx_suites.validate(
-        "input_files_conservation",
+        suite,
         frame,
         gx_suites.columns_equal(
             [
                 ("lines_read", "lines_accounted"),
                 ("lines_landed", "rows_in_landing_table"),
                 ("lines_rejected", "rows_in_rejected_lines"),
+                ("lines_ignored", "rows_in_ignored_records"),
             ]
         ),
     )
-    totals = frame.select(pl.col("lines_read", "lines_landed", "lines_rejected").sum()).row(0, named=True)
+    totals = frame.select(pl.col("lines_read", "lines_landed", "lines_rejected", "lines_ignored").sum()).row(
+        0, named=True
+    )
     observed = {
         **{k: int(v or 0) for k, v in totals.items()},
         "files": frame.height,
@@ -106,9 +131,9 @@ def lines_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
         (pl.col("lines_read") != pl.col("lines_accounted"))
         | (pl.col("lines_landed") != pl.col("rows_in_landing_table"))
         | (pl.col("lines_rejected") != pl.col("rows_in_rejected_lines"))
+        | (pl.col("lines_ignored") != pl.col("rows_in_ignored_records"))
     ).head(10)
-    passed_extra = observed["landed_rows_from_unknown_files"] == 0
-    if not passed_extra:
+    if observed["landed_rows_from_unknown_files"]:
         outcome = replace(outcome, success=False)
     return CheckEvidence(outcome, observed, failing.to_dicts())
 
@@ -286,3 +311,91 @@ def typed_lines_valid(con: duckdb.DuckDBPyConnection, kind: LogKind) -> CheckEvi
     frame = con.sql(f"SELECT {counts}").pl()
     outcome = gx_suites.validate(f"typed_{kind}_lines", frame, gx_suites.zero_violations(frame.columns))
     return CheckEvidence(outcome, {k: int(v) for k, v in frame.row(0, named=True).items()}, [])
+
+
+def statement_coverage_ties_out(con: duckdb.DuckDBPyConnection, as_of: Any) -> CheckEvidence:
+    """``statement_coverage`` adds up, per provider, statement day and currency, to the statement rows of the run.
+
+    Recomputed here from ``landing.statement_lines`` on its own terms: the rows booked by the
+    as-of, each counted in the first file (by relative path) that holds its key, the others
+    duplicates; a day is covered exactly when its end is before the as-of.
+    """
+    scale = max(CURRENCY_EXPONENTS.values())
+    factors = ", ".join(f"('{code}', {10 ** (scale - e)})" for code, e in sorted(CURRENCY_EXPONENTS.items()))
+    frame = con.sql(
+        f"""
+        WITH existing AS (
+            SELECT l.*, l.amount_minor::HUGEINT * e.factor AS by_value
+            FROM landing.statement_lines AS l JOIN (VALUES {factors}) AS e(currency, factor) USING (currency)
+            WHERE l.booked_at <= $as_of
+        ),
+        first_file AS (
+            SELECT provider, type, order_id, provider_txn_id, by_value, min(file) AS first
+            FROM existing GROUP BY ALL
+        ),
+        judged AS (
+            SELECT x.*, x.file = f.first AS once
+            FROM existing AS x JOIN first_file AS f
+              ON x.provider = f.provider AND x.type = f.type AND x.by_value = f.by_value
+             AND x.order_id IS NOT DISTINCT FROM f.order_id
+             AND x.provider_txn_id IS NOT DISTINCT FROM f.provider_txn_id
+        ),
+        recomputed AS (
+            SELECT provider, statement_date, currency,
+                   count(*) FILTER (WHERE once) AS rows_counted,
+                   count(*) FILTER (WHERE NOT once) AS rows_duplicate,
+                   count(*) FILTER (WHERE once AND type = 'payment') AS payments,
+                   coalesce(sum(amount_minor) FILTER (WHERE once AND type = 'payment'), 0) AS paid,
+                   count(*) FILTER (WHERE once AND type = 'refund') AS refunds,
+                   coalesce(sum(amount_minor) FILTER (WHERE once AND type = 'refund'), 0) AS refunded,
+                   count(*) FILTER (WHERE once AND type = 'chargeback') AS chargebacks,
+                   coalesce(sum(amount_minor) FILTER (WHERE once AND type = 'chargeback'), 0) AS charged_back
+            FROM judged GROUP BY ALL
+        ),
+        day_files AS (
+            SELECT provider, statement_date, count(DISTINCT file) AS files_of_day FROM existing GROUP BY ALL
+        )
+        SELECT coalesce(c.provider, r.provider) AS provider,
+               coalesce(c.statement_date, r.statement_date) AS statement_date,
+               coalesce(c.currency, r.currency) AS currency,
+               coalesce(c.rows, -1) AS rows, coalesce(r.rows_counted, -1) AS rows_counted,
+               coalesce(c.duplicate_rows, -1) AS duplicate_rows, coalesce(r.rows_duplicate, -1) AS rows_duplicate,
+               coalesce(c.payment_count, -1) AS payment_count, coalesce(r.payments, -1) AS payments,
+               coalesce(c.payment_amount_minor, -1) AS payment_amount_minor, coalesce(r.paid, -1) AS paid,
+               coalesce(c.refund_count, -1) AS refund_count, coalesce(r.refunds, -1) AS refunds,
+               coalesce(c.refund_amount_minor, -1) AS refund_amount_minor, coalesce(r.refunded, -1) AS refunded,
+               coalesce(c.chargeback_count, -1) AS chargeback_count, coalesce(r.chargebacks, -1) AS chargebacks,
+               coalesce(c.chargeback_amount_minor, -1) AS chargeback_amount_minor,
+               coalesce(r.charged_back, -1) AS charged_back,
+               coalesce(c.files, -1) AS files, coalesce(d.files_of_day, -1) AS files_of_day,
+               coalesce(c.covered::INTEGER, -1) AS covered,
+               coalesce((c.day_ends_at < $as_of)::INTEGER, -1) AS day_ended
+        FROM recon.statement_coverage AS c
+        FULL JOIN recomputed AS r
+          ON c.provider = r.provider AND c.statement_date = r.statement_date AND c.currency = r.currency
+        LEFT JOIN day_files AS d
+          ON d.provider = coalesce(c.provider, r.provider) AND d.statement_date = coalesce(c.statement_date, r.statement_date)
+        ORDER BY ALL
+        """,
+        params={"as_of": as_of},
+    ).pl()
+    pairs = [
+        ("rows", "rows_counted"),
+        ("duplicate_rows", "rows_duplicate"),
+        ("payment_count", "payments"),
+        ("payment_amount_minor", "paid"),
+        ("refund_count", "refunds"),
+        ("refund_amount_minor", "refunded"),
+        ("chargeback_count", "chargebacks"),
+        ("chargeback_amount_minor", "charged_back"),
+        ("files", "files_of_day"),
+        ("covered", "day_ended"),
+    ]
+    outcome = gx_suites.validate("statement_coverage_tie_out", frame, gx_suites.columns_equal(pairs))
+    failing = frame.filter(pl.any_horizontal(pl.col(a) != pl.col(b) for a, b in pairs)) if frame.height else frame
+    totals = frame.select(pl.col("rows", "payment_amount_minor").sum()).row(0, named=True) if frame.height else {}
+    return CheckEvidence(
+        outcome,
+        {"groups": frame.height, **{k: int(v or 0) for k, v in totals.items()}},
+        failing.head(10).with_columns(pl.col("statement_date").cast(pl.String)).to_dicts(),
+    )

@@ -1,4 +1,4 @@
-"""Reconciliation settings: provider profiles, tolerances, timezone, outage and alert thresholds.
+"""Reconciliation settings: provider profiles, tolerances, timezone, statements, outage and alert thresholds.
 
 The defaults of docs/rules.md#provider-profiles are built in; a YAML file overrides any of
 them. Every bad key or value raises :class:`~orders_pipeline.lib.common.errors.ConfigError`
@@ -21,10 +21,17 @@ from orders_pipeline.lib.common.time import format_duration, parse_duration, val
 
 @dataclass(frozen=True)
 class ProviderProfile:
-    """How long a provider's callback normally takes (``sla``) and how long it keeps retrying."""
+    """How long a provider's callback normally takes (``sla``) and how long it keeps retrying.
+
+    For statements (docs/rules.md#coverage): an order is covered once every statement day
+    from the day of its ``created_at`` through the day of ``created_at + settlement_delay`` is
+    covered, days counted in ``statement_timezone`` (the zone the provider cuts its days in).
+    """
 
     sla: timedelta
     retry_horizon: timedelta
+    settlement_delay: timedelta = timedelta(days=1)
+    statement_timezone: str = "UTC"
 
 
 DEFAULT_PROFILES: dict[str, ProviderProfile] = {
@@ -46,12 +53,32 @@ class OutageSettings:
 
 
 @dataclass(frozen=True)
+class StatementSettings:
+    """How native statement layouts are read (docs/rules.md#statements).
+
+    ``stripe_metadata_key``: the ``payment_metadata[<key>]`` column of Stripe's itemized
+    balance report that holds the platform's order id (the same key the Stripe webhook
+    adapter reads from ``metadata``).
+    """
+
+    stripe_metadata_key: str = "order_id"
+
+
+@dataclass(frozen=True)
 class AlertSettings:
-    """Thresholds that raise warnings and alerts. ``None`` disables one."""
+    """Thresholds that raise warnings and alerts. ``None`` disables one.
+
+    ``max_unsettled_amount_minor``: per currency, the most money that may sit in
+    ``unsettled`` orders (confirmed by a callback, absent from a covering statement).
+    ``alert_on_missing_statement_day``: warn when a provider that sends statements has a day
+    without one, between its first statement day and the last day that has ended.
+    """
 
     max_overdue_rate: float | None = 0.05
     max_orphan_rate: float | None = 0.01
     max_missing_amount_minor: dict[str, int] = field(default_factory=dict)
+    max_unsettled_amount_minor: dict[str, int] = field(default_factory=dict)
+    alert_on_missing_statement_day: bool = True
     alert_on_outage: bool = True
     alert_on_sequence_gap: bool = True
     json_file: str | None = None
@@ -67,6 +94,7 @@ class Settings:
     amount_tolerance_minor: int = 0
     clock_skew_allowance: timedelta = timedelta(minutes=5)
     timezone: str = "UTC"
+    statements: StatementSettings = field(default_factory=StatementSettings)
     outages: OutageSettings = field(default_factory=OutageSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
@@ -75,13 +103,24 @@ class Settings:
         return self.providers.get(provider, self.providers["default"])
 
 
-_TOP_KEYS = {"providers", "amount_tolerance_minor", "clock_skew_allowance", "timezone", "outages", "alerts"}
-_PROFILE_KEYS = {"sla", "retry_horizon"}
+_TOP_KEYS = {
+    "providers",
+    "amount_tolerance_minor",
+    "clock_skew_allowance",
+    "timezone",
+    "statements",
+    "outages",
+    "alerts",
+}
+_PROFILE_KEYS = {"sla", "retry_horizon", "settlement_delay", "statement_timezone"}
+_STATEMENT_KEYS = {"stripe_metadata_key"}
 _OUTAGE_KEYS = {"min_gap", "min_orders"}
 _ALERT_KEYS = {
     "max_overdue_rate",
     "max_orphan_rate",
     "max_missing_amount_minor",
+    "max_unsettled_amount_minor",
+    "alert_on_missing_statement_day",
     "alert_on_outage",
     "alert_on_sequence_gap",
     "json_file",
@@ -167,8 +206,24 @@ def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settin
             raise ConfigError(
                 f"{where}: retry_horizon ({format_duration(horizon)}) is shorter than sla ({format_duration(sla)})"
             )
-        providers[key] = ProviderProfile(sla, horizon)
+        delay = (
+            parse_duration(profile_raw["settlement_delay"], f"{where}.settlement_delay")
+            if "settlement_delay" in profile_raw
+            else base.settlement_delay
+        )
+        statement_timezone = (
+            validate_timezone(profile_raw["statement_timezone"], f"{where}.statement_timezone")
+            if "statement_timezone" in profile_raw
+            else base.statement_timezone
+        )
+        providers[key] = ProviderProfile(sla, horizon, delay, statement_timezone)
     settings = replace(settings, providers=providers)
+
+    statements_raw = _mapping(raw.get("statements"), f"{source}: statements")
+    _check_keys(statements_raw, _STATEMENT_KEYS, f"{source}: statements")
+    if "stripe_metadata_key" in statements_raw:
+        key = _optional_str(statements_raw["stripe_metadata_key"], f"{source}: statements.stripe_metadata_key")
+        settings = replace(settings, statements=StatementSettings(stripe_metadata_key=key or "order_id"))
 
     if "amount_tolerance_minor" in raw:
         settings = replace(
@@ -202,6 +257,8 @@ def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settin
         "max_overdue_rate": _rate,
         "max_orphan_rate": _rate,
         "max_missing_amount_minor": _per_currency_limits,
+        "max_unsettled_amount_minor": _per_currency_limits,
+        "alert_on_missing_statement_day": _bool,
         "alert_on_outage": _bool,
         "alert_on_sequence_gap": _bool,
         "json_file": _optional_str,

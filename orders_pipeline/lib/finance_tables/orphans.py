@@ -1,4 +1,4 @@
-"""Orphan callbacks: callbacks for orders nobody logged (lost order logs, or foreign traffic)."""
+"""Orphans: callbacks and statement rows for orders nobody logged (lost order logs, or foreign traffic)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import polars as pl
 from orders_pipeline.lib.common.vocabulary import CALLBACKS
 from orders_pipeline.lib.inputs.manifest import ranked_lines_sql
 from orders_pipeline.lib.outcomes.effective_callbacks import effective_callbacks
-from orders_pipeline.lib.warehouse.contracts import ORDER_LINES, ORPHAN_CALLBACKS
-from orders_pipeline.lib.warehouse.sql import replace_table
+from orders_pipeline.lib.statements.effective import order_rows_sql
+from orders_pipeline.lib.warehouse.contracts import ORDER_LINES, ORPHAN_CALLBACKS, ORPHAN_STATEMENT_LINES
+from orders_pipeline.lib.warehouse.sql import fetch_value, replace_table, replace_table_from_query
 
 ORPHAN_CALLBACK_SCHEMA = ORPHAN_CALLBACKS.polars_schema()
 
@@ -46,3 +47,21 @@ def orphan_callbacks(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: datet
         .cast(ORPHAN_CALLBACK_SCHEMA)
         .sort("received_at", "order_id", "file", "line_number")
     )
+
+
+def build_orphan_statement_lines(con: duckdb.DuckDBPyConnection, as_of: datetime) -> int:
+    """Rebuild ``recon.orphan_statement_lines``; returns its rows.
+
+    docs/rules.md#precise-statements: payment, refund and chargeback rows that exist for the
+    run (counted once: the duplicate-row rule applies) whose ``order_id`` matches no landed
+    order line, whatever that line's ``created_at``; one row per statement row.
+    """
+    columns = ", ".join(ORPHAN_STATEMENT_LINES.column_names)
+    replace_table_from_query(
+        con,
+        ORPHAN_STATEMENT_LINES,
+        f"SELECT {columns} FROM ({order_rows_sql()}) AS rows ANTI JOIN {ORDER_LINES.qualified()} USING (order_id) "
+        "ORDER BY booked_at, order_id, file, line_number",
+        {"as_of": as_of},
+    )
+    return int(fetch_value(con, f"SELECT count(*) FROM {ORPHAN_STATEMENT_LINES.qualified()}"))

@@ -13,7 +13,7 @@ Python's csv module (:class:`CsvReader`). Both give the same records (tested).
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from orders_pipeline.lib.inputs.fields import Field
@@ -84,23 +84,10 @@ class CsvReader:
         """Read records from ``blocks``, counting physical lines from ``line_offset``."""
         self.blocks = blocks
         self.strip_bom = strip_bom
-        self.line = line_offset
-        self.consumed: list[str] = []
-        self.start = 0
-        self.bad = False
+        self.line_offset = line_offset
 
-    def _take(self, piece: bytes) -> str | None:
-        self.line += 1
-        text, bad = _decode_line(piece)
-        if not self.consumed and not text.strip(" \t\r"):
-            return None  # a blank line between records is not a line
-        if not self.consumed:
-            self.start = self.line
-        self.consumed.append(text)
-        self.bad = self.bad or bad
-        return text
-
-    def _lines(self) -> Iterator[str]:
+    def _decoded(self) -> Iterator[tuple[str, bool]]:
+        """Each physical line, decoded, with whether it was valid UTF-8."""
         first = self.strip_bom
         for data in self.blocks:
             chunk = bytes(data)
@@ -110,26 +97,45 @@ class CsvReader:
             pieces = chunk.split(b"\n")
             last = pieces.pop()  # b"" when the block ends with a newline
             for piece in pieces:
-                text = self._take(piece)
-                if text is not None:
-                    yield text + "\n"
+                yield _decode_line(piece)
             if last:
-                text = self._take(last)
-                if text is not None:
-                    yield text
+                yield _decode_line(last)
 
     def records(self) -> Iterator[CsvRecord]:
         """Every non-blank record, the header included (it is the first one)."""
-        reader = csv.reader(self._lines(), strict=False)
-        while True:
-            try:
-                row: list[str] | None = next(reader)
-            except StopIteration:
-                return
-            except csv.Error:
-                row = None
-            raw = "\n".join(line[:-1] if line.endswith("\r") else line for line in self.consumed)
-            record = CsvRecord(self.start, raw, row, self.bad)
-            self.consumed = []
-            self.bad = False
-            yield record
+        return decoded_records(self._decoded(), self.line_offset)
+
+
+def decoded_records(lines: Iterable[tuple[str, bool]], line_offset: int = 0) -> Iterator[CsvRecord]:
+    """CSV records of already decoded physical lines ``(text, bad_encoding)``, numbered from ``line_offset + 1``.
+
+    Blank lines between records are not lines; a record's ``raw`` is its physical lines joined
+    with newlines (without their line terminators).
+    """
+    state = {"line": line_offset, "start": 0, "bad": False}
+    consumed: list[str] = []
+
+    def feed() -> Iterator[str]:
+        for text, bad in lines:
+            state["line"] += 1
+            if not consumed and not text.strip(" \t\r"):
+                continue  # a blank line between records is not a line
+            if not consumed:
+                state["start"] = state["line"]
+            consumed.append(text)
+            state["bad"] = state["bad"] or bad
+            yield text + "\n"
+
+    reader = csv.reader(feed(), strict=False)
+    while True:
+        try:
+            row: list[str] | None = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            row = None
+        raw = "\n".join(line[:-1] if line.endswith("\r") else line for line in consumed)
+        record = CsvRecord(int(state["start"]), raw, row, bool(state["bad"]))
+        consumed.clear()
+        state["bad"] = False
+        yield record

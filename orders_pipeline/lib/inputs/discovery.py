@@ -1,9 +1,10 @@
 """Finding the input files of one kind under a path: which files, in which order.
 
-``*.jsonl``, ``*.csv``, ``*.jsonl.gz`` and ``*.csv.gz`` (suffix matched case-insensitively),
-found recursively under a directory and sorted by posix relative path, which is the order
-the rules read files in (docs/rules.md#precise-reading). Entries whose name starts with ``.`` (hidden
-files and folders, such as partial uploads) are skipped.
+``*.jsonl``, ``*.csv``, ``*.jsonl.gz`` and ``*.csv.gz`` (suffix matched case-insensitively;
+statements also ``*.parquet``), found recursively under a directory and sorted by posix
+relative path, which is the order the rules read files in (docs/rules.md#precise-reading).
+Entries whose name starts with ``.`` (hidden files and folders, such as partial uploads) are
+skipped.
 """
 
 from __future__ import annotations
@@ -14,43 +15,55 @@ from pathlib import Path
 from typing import Literal
 
 from orders_pipeline.lib.common.errors import InputError
-from orders_pipeline.lib.common.vocabulary import LOG_KINDS, LogKind
+from orders_pipeline.lib.common.vocabulary import INPUT_KINDS, STATEMENTS, InputKind
 
 __all__ = ["InputError", "InputFile", "check_kind", "discover_files", "format_of"]
 
 
 @dataclass(frozen=True)
 class InputFile:
-    """One log file to ingest."""
+    """One input file to ingest."""
 
-    kind: LogKind
+    kind: InputKind
     path: Path
     """Absolute path."""
     relative: str
     """Posix path relative to the discovered root (for a single file: its name); files are read in this order."""
 
 
-FileFormat = Literal["jsonl", "csv"]
+FileFormat = Literal["jsonl", "csv", "parquet"]
 
-_SUFFIXES = (".jsonl", ".csv", ".jsonl.gz", ".csv.gz")
+_SUFFIXES: tuple[tuple[str, FileFormat, bool], ...] = (
+    (".jsonl", "jsonl", False),
+    (".csv", "csv", False),
+    (".jsonl.gz", "jsonl", True),
+    (".csv.gz", "csv", True),
+    (".parquet", "parquet", False),
+)
 
 
 def format_of(name: str) -> tuple[FileFormat, bool] | None:
     """``(format, gzipped)`` for a supported file name (suffix matched case-insensitively), else None."""
     lower = name.lower()
-    for suffix in _SUFFIXES:
+    for suffix, fmt, gzipped in _SUFFIXES:
         if lower.endswith(suffix):
-            return ("jsonl" if suffix.startswith(".jsonl") else "csv"), suffix.endswith(".gz")
+            return fmt, gzipped
     return None
 
 
+def _readable_format(kind: InputKind, name: str) -> bool:
+    """Whether files of this name are read for ``kind`` (Parquet is read for statements only)."""
+    fmt = format_of(name)
+    return fmt is not None and (fmt[0] != "parquet" or kind == STATEMENTS)
+
+
 def check_kind(kind: str) -> None:
-    """Refuse a log kind the pipeline does not know (a programming error, not a user error)."""
-    if kind not in LOG_KINDS:
-        raise ValueError(f"unknown log kind {kind!r}; expected one of {', '.join(LOG_KINDS)}")
+    """Refuse an input kind the pipeline does not know (a programming error, not a user error)."""
+    if kind not in INPUT_KINDS:
+        raise ValueError(f"unknown input kind {kind!r}; expected one of {', '.join(INPUT_KINDS)}")
 
 
-def discover_files(root: str | Path, kind: LogKind, skipped: list[str] | None = None) -> list[InputFile]:
+def discover_files(root: str | Path, kind: InputKind, skipped: list[str] | None = None) -> list[InputFile]:
     """Return the log files of one kind under ``root`` (a file or a directory), sorted by relative path.
 
     Visible files of another format found under a directory are not read; their relative paths
@@ -58,13 +71,14 @@ def discover_files(root: str | Path, kind: LogKind, skipped: list[str] | None = 
     """
     check_kind(kind)
     root_path = Path(root).expanduser()
-    how = "pass a file or a directory of .jsonl/.csv(.gz) logs"
+    formats = ".jsonl, .csv, .jsonl.gz, .csv.gz" + (" or .parquet" if kind == STATEMENTS else "")
+    how = f"pass a file or a directory of {formats} files"
     if not root_path.exists():
         raise InputError(f"{kind} path {root_path} does not exist; {how}")
     root_path = root_path.resolve()
     if root_path.is_file():
-        if format_of(root_path.name) is None:
-            raise InputError(f"{kind} file {root_path} is not a .jsonl, .csv, .jsonl.gz or .csv.gz file; {how}")
+        if not _readable_format(kind, root_path.name):
+            raise InputError(f"{kind} file {root_path} is not a {formats} file; {how}")
         if not os.access(root_path, os.R_OK):
             raise InputError(f"{kind} file {root_path} is not readable; check its permissions")
         return [InputFile(kind, root_path, root_path.name)]
@@ -83,7 +97,7 @@ def discover_files(root: str | Path, kind: LogKind, skipped: list[str] | None = 
             if name.startswith("."):
                 continue
             path = Path(directory) / name
-            if format_of(name) is None:
+            if not _readable_format(kind, name):
                 if skipped is not None:
                     skipped.append(path.relative_to(root_path).as_posix())
                 continue

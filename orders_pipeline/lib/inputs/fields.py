@@ -1,7 +1,8 @@
-"""The canonical fields of order and callback lines, and the exact shapes their values must have.
+"""The canonical fields of order, callback and statement lines, and the exact shapes their values must have.
 
-The field tables of docs/rules.md#inputs, in rule order: the order of these tuples is the
-order in which missing and invalid fields are reported (one reason per rejected line).
+The field tables of docs/rules.md#inputs and docs/rules.md#canonical-statement-line, in rule
+order: the order of these tuples is the order in which missing and invalid fields are reported
+(one reason per rejected line).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, LogKind
-from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, ORDER_LINES, Table
+from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS, InputKind
+from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, ORDER_LINES, STATEMENT_LINES, Table
 
-Role = Literal["id", "provider", "status", "currency", "amount", "ts", "seq"]
+# "money": an optional amount beside the main one (a statement's fee and net), "date": a
+# calendar date (YYYY-MM-DD), "type": a statement row's type.
+Role = Literal["id", "provider", "status", "currency", "amount", "money", "ts", "seq", "date", "type"]
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,30 @@ CALLBACK_FIELDS = (
     Field("seq", "seq", False),
 )
 
-FIELDS: dict[LogKind, tuple[Field, ...]] = {ORDERS: ORDER_FIELDS, CALLBACKS: CALLBACK_FIELDS}
-LANDED: dict[LogKind, Table] = {ORDERS: ORDER_LINES, CALLBACKS: CALLBACK_LINES}
+# order_id is required for payment, refund and chargeback rows only (see validation).
+STATEMENT_FIELDS = (
+    Field("provider", "provider", True),
+    Field("statement_date", "date", True),
+    Field("type", "type", True),
+    Field("order_id", "id", False),
+    Field("amount", "amount", True),
+    Field("currency", "currency", True),
+    Field("booked_at", "ts", True),
+    Field("provider_txn_id", "id", False),
+    Field("fee", "money", False),
+    Field("net", "money", False),
+)
 
-# Fields whose JSON type matters beyond their text: a boolean/object/array is bad_field.
-TYPED_ROLES: tuple[Role, ...] = ("id", "provider")
+FIELDS: dict[InputKind, tuple[Field, ...]] = {
+    ORDERS: ORDER_FIELDS,
+    CALLBACKS: CALLBACK_FIELDS,
+    STATEMENTS: STATEMENT_FIELDS,
+}
+LANDED: dict[InputKind, Table] = {ORDERS: ORDER_LINES, CALLBACKS: CALLBACK_LINES, STATEMENTS: STATEMENT_LINES}
+
+# Fields whose JSON type matters beyond their text: a boolean/object/array is bad_field (for
+# money, bad_amount), and a JSON number with a fraction is re-read exactly.
+TYPED_ROLES: tuple[Role, ...] = ("id", "provider", "money")
 
 # Timestamp shape (Polars regex). No surrounding whitespace; the date/time ranges are checked
 # here and the calendar (Feb 30) by DuckDB's cast.
@@ -72,6 +94,7 @@ OBJECT_RE = r"^[ \t\r\n]*\{"
 SEQ_RE = r"^\s*([0-9]+)\s*$"
 PLAIN_ASCII_DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
 NEGATIVE_DECIMAL = r"^-[0-9]+(\.[0-9]+)?$"
+DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 # An id as DuckDB renders it that may not be its JSON text: a boolean, an object or array, or
 # a number that DuckDB may have rounded (fraction, exponent, NaN...). Such lines are re-read.
 NOT_A_PLAIN_ID = (

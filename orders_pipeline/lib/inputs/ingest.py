@@ -23,7 +23,7 @@ import polars as pl
 import pyarrow as pa
 
 from orders_pipeline.lib.common.config import Settings
-from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, LogKind
+from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, InputKind
 from orders_pipeline.lib.inputs.csv_records import CsvBatch, CsvReader, block_is_simple
 from orders_pipeline.lib.inputs.discovery import InputFile, format_of
 from orders_pipeline.lib.inputs.extraction import PARSERS
@@ -40,11 +40,12 @@ _TASK_LINES = 262_144
 
 @dataclass
 class FileCounts:
-    """Records of one file: read = landed + rejected."""
+    """Records of one file: read = landed + rejected + ignored."""
 
     read: int = 0
     landed: int = 0
     rejected: int = 0
+    ignored: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,21 @@ def ingest_file(file: InputFile, settings: Settings, sink: LineSink, chunk_lines
     ``read_order`` counts the file's lines from 0. Which files to ingest (new, changed, not a
     re-delivery) is :mod:`orders_pipeline.lib.inputs.manifest`'s decision.
     """
-    ingestor = _FileIngestor(file.kind, settings, sink, chunk_lines)
+    ingestor = FileIngestor(file.kind, settings, sink, chunk_lines)
     hasher = hashlib.sha256()
     try:
         counts = ingestor.ingest_file(file, hasher)
     finally:
         ingestor.close()
+    flush_sink(sink)
+    return IngestedFile(hasher.hexdigest(), counts)
+
+
+def flush_sink(sink: LineSink) -> None:
+    """Flush a sink that buffers (see :class:`~orders_pipeline.lib.inputs.sinks.LineSink`)."""
     flush = getattr(sink, "flush", None)
     if callable(flush):
         flush()
-    return IngestedFile(hasher.hexdigest(), counts)
 
 
 def parse_order_lines(lines: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -83,7 +89,7 @@ def parse_callback_lines(lines: pl.DataFrame, settings: Settings) -> tuple[pl.Da
     return _parse_frame(CALLBACKS, lines, settings)
 
 
-def _parse_frame(kind: LogKind, lines: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _parse_frame(kind: InputKind, lines: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, pl.DataFrame]:
     missing = {"file", "line_number", "read_order", "raw"} - set(lines.columns)
     if missing:
         raise ValueError(f"lines frame lacks columns {sorted(missing)}")
@@ -98,7 +104,7 @@ def _parse_frame(kind: LogKind, lines: pl.DataFrame, settings: Settings) -> tupl
         PARSERS.release(parser)
 
 
-class _FileIngestor:
+class FileIngestor:
     """Streams one file into a sink, in reading order.
 
     Chunks are parsed by ``_WORKERS`` threads (each with its own DuckDB connection; DuckDB and
@@ -107,7 +113,7 @@ class _FileIngestor:
     ``_WORKERS`` chunks are in flight, so memory stays bounded.
     """
 
-    def __init__(self, kind: LogKind, settings: Settings, sink: LineSink, chunk_lines: int) -> None:
+    def __init__(self, kind: InputKind, settings: Settings, sink: LineSink, chunk_lines: int) -> None:
         self.kind = kind
         self.settings = settings
         self.sink = sink
@@ -154,7 +160,7 @@ class _FileIngestor:
 
     def ingest_file(self, file: InputFile, hasher: Any) -> FileCounts:
         fmt = format_of(file.path.name)
-        assert fmt is not None
+        assert fmt is not None and fmt[0] != "parquet"
         stats = FileCounts()
         blocks = read_blocks(file, self.block_size, hasher)
         if fmt[0] == "jsonl":
@@ -163,6 +169,23 @@ class _FileIngestor:
             self._ingest_csv(file, blocks, stats)
         self.drain()
         return stats
+
+    def submit_cells(self, file: InputFile, cells: pl.DataFrame, raw: pl.Series, line_numbers: Any, stats: FileCounts,
+                     malformed: pl.Series, cell_counts: pl.Series, bad_encoding: pl.Series) -> None:
+        """Validate records already split into cells ``c_<field>`` (native statement layouts, Parquet)."""
+        for lo in range(0, cells.height, self.task_lines):
+            hi = min(cells.height, lo + self.task_lines)
+            meta = self._meta(file, line_numbers[lo:hi], stats)
+            self._submit(
+                stats,
+                "parse_cells",
+                cells.slice(lo, hi - lo),
+                raw.slice(lo, hi - lo),
+                meta,
+                malformed.slice(lo, hi - lo),
+                cell_counts.slice(lo, hi - lo),
+                bad_encoding.slice(lo, hi - lo),
+            )
 
     # ---- JSONL ------------------------------------------------------------------------------
 

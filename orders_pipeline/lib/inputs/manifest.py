@@ -1,7 +1,7 @@
 """The file manifest: keep the work database's landed lines in step with the input folders.
 
-The landed lines of a run are exactly those of the files under the order and callback paths
-*now* — a deterministic function of the file set, whatever order the files arrived in — but
+The landed lines of a run are exactly those of the files under the order, callback and
+statement paths *now* — a deterministic function of the file set, whatever order the files arrived in — but
 each file is parsed only once, ever:
 
 * a file whose (size, mtime) is unchanged since it was last seen keeps its checksum and lines;
@@ -26,9 +26,15 @@ together with its manifest row, so memory stays flat however much one run ingest
 transaction over tens of millions of lines holds them all in memory until it commits), and a
 run killed mid-ingestion keeps every file it finished: the next run goes on from there and
 never lands a file twice. Files landed but not classified yet are listed in
-``landing.unevaluated_files``, orders whose lines were removed in ``landing.touched_orders``;
-the classification that re-evaluates their days clears both in the transaction that writes its
-outcomes, so a run killed in between loses nothing.
+``landing.unevaluated_files``, orders whose lines were removed in ``landing.touched_orders``
+(and, for statements, the statement days whose rows were removed in
+``landing.touched_statement_days``); the classification that re-evaluates their days clears
+them in the transaction that writes its outcomes, so a run killed in between loses nothing.
+
+Statement files go through the same manifest as log files (their records are parsed by
+:func:`~orders_pipeline.lib.inputs.statements.ingest.ingest_statement_file`); each kind is
+synced on its own (:func:`land_inputs` with ``kinds``), so the statements asset and the logs
+asset never undo each other's files.
 """
 
 from __future__ import annotations
@@ -39,26 +45,33 @@ from dataclasses import dataclass
 import duckdb
 
 from orders_pipeline.lib.common.config import Settings
-from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, LogKind
+from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS, InputKind, LogKind
 from orders_pipeline.lib.inputs.discovery import InputFile
 from orders_pipeline.lib.inputs.ingest import ingest_file
 from orders_pipeline.lib.inputs.reading import file_sha256
 from orders_pipeline.lib.inputs.sinks import DuckDBSink
+from orders_pipeline.lib.inputs.statements.ingest import ingest_statement_file
 from orders_pipeline.lib.warehouse.contracts import (
     CALLBACK_LINES,
+    IGNORED_RECORDS,
     INPUT_FILES,
     LANDING_TABLES,
     MANIFEST,
     ORDER_LINES,
+    PUBLISHED_IGNORED_RECORDS,
     PUBLISHED_REJECTED_LINES,
     REJECTED_LINES,
+    STATEMENT_LINES,
     TOUCHED_ORDERS,
+    TOUCHED_STATEMENT_DAYS,
     UNEVALUATED_FILES,
     Table,
 )
 from orders_pipeline.lib.warehouse.sql import replace_table_from_query, transaction
 
-LANDED_TABLE: dict[LogKind, Table] = {ORDERS: ORDER_LINES, CALLBACKS: CALLBACK_LINES}
+LANDED_TABLE: dict[InputKind, Table] = {ORDERS: ORDER_LINES, CALLBACKS: CALLBACK_LINES, STATEMENTS: STATEMENT_LINES}
+LOG_KINDS_SYNCED: tuple[LogKind, ...] = (ORDERS, CALLBACKS)
+_MANIFEST_COLUMNS = len(MANIFEST.columns)
 
 
 @dataclass(frozen=True)
@@ -77,17 +90,21 @@ def _stat(file: InputFile) -> tuple[int, int]:
 
 def sync_landing(
     con: duckdb.DuckDBPyConnection,
-    files_by_kind: dict[LogKind, list[InputFile]],
+    files_by_kind: dict[InputKind, list[InputFile]],
     settings: Settings,
     run_id: str,
+    kinds: tuple[InputKind, ...] = LOG_KINDS_SYNCED,
 ) -> SyncReport:
-    """Bring the landed lines in step with ``files_by_kind`` (each list sorted), a file per transaction."""
+    """Bring the landed lines of ``kinds`` in step with ``files_by_kind`` (each list sorted), a file per transaction.
+
+    A kind in ``kinds`` without files in ``files_by_kind`` has none: its landed files are removed.
+    """
     ensure_landing_tables(con)
     sink = DuckDBSink(con)
     statuses: dict[str, int] = {}
     removed: list[str] = []
     changed: list[str] = []
-    for kind in (ORDERS, CALLBACKS):
+    for kind in kinds:
         report = _sync_kind(con, kind, files_by_kind.get(kind, []), settings, run_id, sink)
         for status, count in report.statuses.items():
             statuses[status] = statuses.get(status, 0) + count
@@ -105,7 +122,7 @@ def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def _sync_kind(
     con: duckdb.DuckDBPyConnection,
-    kind: LogKind,
+    kind: InputKind,
     files: list[InputFile],
     settings: Settings,
     run_id: str,
@@ -120,6 +137,7 @@ def _sync_kind(
         "lines_read",
         "lines_landed",
         "lines_rejected",
+        "lines_ignored",
         "ingested_run_id",
     )
     known = {
@@ -180,24 +198,27 @@ def _sync_kind(
     rows = []
     for relative in sorted(current):
         size, mtime = stats[relative]
+        count_names = ("lines_read", "lines_landed", "lines_rejected", "lines_ignored")
         if relative not in wanted:
-            status, counts, ingested_by = "duplicate", (0, 0, 0), None
+            status, counts, ingested_by = "duplicate", (0, 0, 0, 0), None
         elif relative in ingested:
             done = ingested[relative]
             status = "changed" if relative in changed else "ingested"
-            counts = (done["lines_read"], done["lines_landed"], done["lines_rejected"])
+            counts = tuple(done[name] for name in count_names)
             ingested_by = run_id
         else:
             before = known[relative]
             status = "unchanged"
-            counts = (before["lines_read"], before["lines_landed"], before["lines_rejected"])
+            counts = tuple(before[name] for name in count_names)
             ingested_by = before["ingested_run_id"]
         duplicate_of = None if relative in wanted else original[sha[relative]]
         rows.append((kind, relative, size, mtime, sha[relative], duplicate_of, *counts, ingested_by, status))
     with transaction(con):
         con.execute(f"DELETE FROM {MANIFEST.qualified()} WHERE kind = ?", [kind])
         if rows:
-            con.executemany(f"INSERT INTO {MANIFEST.qualified()} VALUES ({', '.join('?' * 11)})", rows)
+            con.executemany(
+                f"INSERT INTO {MANIFEST.qualified()} VALUES ({', '.join('?' * _MANIFEST_COLUMNS)})", rows
+            )
     statuses: dict[str, int] = {}
     for row in rows:
         statuses[row[-1]] = statuses.get(row[-1], 0) + 1
@@ -215,17 +236,19 @@ def _ingest_one(
 ) -> dict:
     """Land one file and its manifest row in one transaction; its counts and SHA-256."""
     with transaction(con):
-        ingested = ingest_file(file, settings, sink)
+        parse = ingest_statement_file if file.kind == STATEMENTS else ingest_file
+        ingested = parse(file, settings, sink)
         counts = ingested.counts
         row = {
             "sha256": ingested.sha256,
             "lines_read": counts.read,
             "lines_landed": counts.landed,
             "lines_rejected": counts.rejected,
+            "lines_ignored": counts.ignored,
         }
         con.execute(f"DELETE FROM {MANIFEST.qualified()} WHERE kind = ? AND file = ?", [file.kind, file.relative])
         con.execute(
-            f"INSERT INTO {MANIFEST.qualified()} VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, 'ingested')",
+            f"INSERT INTO {MANIFEST.qualified()} VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, 'ingested')",
             [
                 file.kind,
                 file.relative,
@@ -234,6 +257,7 @@ def _ingest_one(
                 row["lines_read"],
                 row["lines_landed"],
                 row["lines_rejected"],
+                row["lines_ignored"],
                 run_id,
             ],
         )
@@ -242,30 +266,39 @@ def _ingest_one(
 
 
 def _delete_lines(
-    con: duckdb.DuckDBPyConnection, kind: LogKind, files: list[str], run_id: str, remember_orders: bool = True
+    con: duckdb.DuckDBPyConnection, kind: InputKind, files: list[str], run_id: str, remember_orders: bool = True
 ) -> None:
-    """Remove every landed and rejected line of these files (removed, changed or now duplicates).
+    """Remove every landed, rejected and ignored record of these files (removed, changed or now duplicates).
 
     The orders those lines belonged to are remembered in ``landing.touched_orders`` so their
-    outcomes are re-evaluated (not needed for lines landed earlier in this same run).
+    outcomes are re-evaluated (not needed for lines landed earlier in this same run); for
+    statements also the statement days they were for, in ``landing.touched_statement_days``,
+    since a day's coverage can change every order it covers.
     """
     if not files:
         return
+    landed = LANDED_TABLE[kind].qualified()
     if remember_orders:
         con.execute(
             f"INSERT INTO {TOUCHED_ORDERS.qualified()} "
-            f"SELECT DISTINCT ?, order_id FROM {LANDED_TABLE[kind].qualified()} "
-            "WHERE file IN (SELECT unnest(?::VARCHAR[]))",
+            f"SELECT DISTINCT ?, order_id FROM {landed} "
+            "WHERE file IN (SELECT unnest(?::VARCHAR[])) AND order_id IS NOT NULL",
             [run_id, files],
         )
-    con.execute(f"DELETE FROM {LANDED_TABLE[kind].qualified()} WHERE file IN (SELECT unnest(?::VARCHAR[]))", [files])
-    for table in (REJECTED_LINES, MANIFEST, UNEVALUATED_FILES):
+        if kind == STATEMENTS:
+            con.execute(
+                f"INSERT INTO {TOUCHED_STATEMENT_DAYS.qualified()} "
+                f"SELECT DISTINCT ?, provider, statement_date FROM {landed} WHERE file IN (SELECT unnest(?::VARCHAR[]))",
+                [run_id, files],
+            )
+    con.execute(f"DELETE FROM {landed} WHERE file IN (SELECT unnest(?::VARCHAR[]))", [files])
+    for table in (REJECTED_LINES, IGNORED_RECORDS, MANIFEST, UNEVALUATED_FILES):
         con.execute(
             f"DELETE FROM {table.qualified()} WHERE kind = ? AND file IN (SELECT unnest(?::VARCHAR[]))", [kind, files]
         )
 
 
-def ranked_lines_sql(kind: LogKind) -> str:
+def ranked_lines_sql(kind: InputKind) -> str:
     """A query over the landed lines of ``kind`` with the rules' global ``read_order``.
 
     Files are ranked in sorted relative-path order; a line's global reading position is its
@@ -286,11 +319,12 @@ def input_files_sql() -> str:
 
 @dataclass(frozen=True)
 class KindCounts:
-    """Records of one log kind in the current files: read = landed + rejected."""
+    """Records of one input kind in the current files: read = landed + rejected + ignored."""
 
     read: int
     landed: int
     rejected: int
+    ignored: int = 0
 
 
 @dataclass(frozen=True)
@@ -298,27 +332,56 @@ class LandingReport:
     """What landing did this run: the sync, the counts per kind, and the rejections per reason."""
 
     sync: SyncReport
-    per_kind: dict[LogKind, KindCounts]
+    per_kind: dict[InputKind, KindCounts]
     rejections_by_reason: list[tuple[str, int]]
+    ignored_by_reason: list[tuple[str, int]]
 
 
 def land_inputs(
-    con: duckdb.DuckDBPyConnection, files_by_kind: dict[LogKind, list[InputFile]], settings: Settings, run_id: str
+    con: duckdb.DuckDBPyConnection,
+    files_by_kind: dict[InputKind, list[InputFile]],
+    settings: Settings,
+    run_id: str,
+    kinds: tuple[InputKind, ...] = LOG_KINDS_SYNCED,
 ) -> LandingReport:
-    """Sync the landed lines with the input files, then refresh ``recon.input_files`` and ``recon.rejected_lines``."""
-    sync = sync_landing(con, files_by_kind, settings, run_id)
+    """Sync the landed lines of ``kinds`` with the input files, then refresh the published input tables.
+
+    ``recon.input_files``, ``recon.rejected_lines`` and ``recon.ignored_records`` always show
+    every kind's files, whichever kinds this call synced. The counts and reasons reported are
+    those of ``kinds``.
+    """
+    sync = sync_landing(con, files_by_kind, settings, run_id, kinds)
     replace_table_from_query(con, INPUT_FILES, input_files_sql())
     replace_table_from_query(
         con, PUBLISHED_REJECTED_LINES, f"SELECT * FROM {REJECTED_LINES.qualified()} ORDER BY kind, file, line_number"
     )
+    replace_table_from_query(
+        con,
+        PUBLISHED_IGNORED_RECORDS,
+        f"SELECT * FROM {IGNORED_RECORDS.qualified()} ORDER BY kind, file, line_number, record_index",
+    )
     totals = con.execute(
-        f"SELECT kind, sum(lines_read), sum(lines_landed), sum(lines_rejected) FROM {INPUT_FILES.qualified()} "
-        "GROUP BY kind"
+        "SELECT kind, sum(lines_read), sum(lines_landed), sum(lines_rejected), sum(lines_ignored) "
+        f"FROM {INPUT_FILES.qualified()} GROUP BY kind"
     ).fetchall()
-    per_kind = {kind: KindCounts(0, 0, 0) for kind in (ORDERS, CALLBACKS)}
-    for kind, read, landed, rejected in totals:
-        per_kind[kind] = KindCounts(int(read or 0), int(landed or 0), int(rejected or 0))
+    per_kind = {kind: KindCounts(0, 0, 0) for kind in kinds}
+    for kind, read, landed, rejected, ignored in totals:
+        if kind in per_kind:
+            per_kind[kind] = KindCounts(int(read or 0), int(landed or 0), int(rejected or 0), int(ignored or 0))
+    wanted = {"kinds": list(kinds)}
     reasons = con.execute(
-        f"SELECT reason, count(*) FROM {PUBLISHED_REJECTED_LINES.qualified()} GROUP BY reason ORDER BY 2 DESC, 1"
+        f"SELECT reason, count(*) FROM {PUBLISHED_REJECTED_LINES.qualified()} "
+        "WHERE list_contains($kinds, kind) GROUP BY reason ORDER BY 2 DESC, 1",
+        wanted,
     ).fetchall()
-    return LandingReport(sync, per_kind, [(reason, int(count)) for reason, count in reasons])
+    ignored_reasons = con.execute(
+        f"SELECT reason, count(*) FROM {PUBLISHED_IGNORED_RECORDS.qualified()} "
+        "WHERE list_contains($kinds, kind) GROUP BY reason ORDER BY 2 DESC, 1",
+        wanted,
+    ).fetchall()
+    return LandingReport(
+        sync,
+        per_kind,
+        [(reason, int(count)) for reason, count in reasons],
+        [(reason, int(count)) for reason, count in ignored_reasons],
+    )

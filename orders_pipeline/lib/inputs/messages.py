@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from orders_pipeline.lib.common.vocabulary import ORDERS, LogKind
+from orders_pipeline.lib.common.vocabulary import ORDERS, STATEMENT_TYPES, STATEMENTS, InputKind
 from orders_pipeline.lib.inputs.fields import MAX_INSTANT, MIN_INSTANT, TS_OFFSET_RE, TS_RE, UTC_NAMES
 
 # Longer values are cut in messages (the raw line is kept whole).
 MESSAGE_VALUE_CHARS = 80
 
 
-def rejection_message(kind: LogKind, timezone: str) -> pl.Expr:
+def rejection_message(kind: InputKind, timezone: str) -> pl.Expr:
     """A sentence for each rejected row, naming the offending value (evaluated on rejected rows only)."""
     reason = pl.col("reason")
     fmt = pl.format
@@ -41,7 +41,25 @@ def rejection_message(kind: LogKind, timezone: str) -> pl.Expr:
         )
 
     missing = fmt("required field '{}' is missing or empty", reason.str.strip_prefix("missing_field:"))
-    if kind == ORDERS:
+    bad_type = bad_date = bad_money = pl.lit("")
+    if kind == STATEMENTS:
+        bad_timestamp = ts_message("booked_at")
+        bad_status = pl.lit("")
+        bad_type = fmt(f"type '{{}}' is not one of {', '.join(STATEMENT_TYPES)}", shown("type"))
+        bad_date = fmt("statement_date '{}' is not a real date written YYYY-MM-DD", shown("statement_date"))
+        missing = (
+            pl.when(reason == "missing_field:order_id")
+            .then(fmt("field 'order_id' is required for type '{}'", pl.col("type_norm")))
+            .otherwise(missing)
+        )
+        # fee and net are checked after the amount: a valid amount means one of them is bad.
+        fee_bad = pl.col("p_fee") & (pl.col("ns_fee") | pl.col("fee_minor").is_null())
+        bad_money = (
+            pl.when(fee_bad)
+            .then(fmt("fee '{}' is not a non-negative amount in {}", shown("fee"), pl.col("currency_norm")))
+            .otherwise(fmt("net '{}' is not a non-negative amount in {}", shown("net"), pl.col("currency_norm")))
+        )
+    elif kind == ORDERS:
         bad_timestamp = ts_message("created_at")
         bad_status = pl.lit("")
     else:
@@ -68,11 +86,15 @@ def rejection_message(kind: LogKind, timezone: str) -> pl.Expr:
             .otherwise(missing)
         )
     amount = shown("amount")
+    bad_seq = pl.lit("") if kind == STATEMENTS else fmt("seq '{}' is not a non-negative integer", shown("seq"))
     decimals = (
         pl.col("amount_text").str.extract(r"\.([0-9]+)$", 1).fill_null("").str.strip_chars_end("0").str.len_chars()
     )
+    amount_ok = pl.col("amount_minor").is_not_null() if kind == STATEMENTS else pl.lit(False)
     bad_amount = (
-        pl.when(pl.col("amount_negative"))
+        pl.when(amount_ok)
+        .then(bad_money)
+        .when(pl.col("amount_negative"))
         .then(fmt("amount '{}' is negative", amount))
         .when(~pl.col("amount_shape_ok"))
         .then(fmt("amount '{}' is not a plain decimal number", amount))
@@ -117,6 +139,10 @@ def rejection_message(kind: LogKind, timezone: str) -> pl.Expr:
         .when(reason == "bad_status")
         .then(bad_status)
         .when(reason == "bad_seq")
-        .then(fmt("seq '{}' is not a non-negative integer", shown("seq")))
+        .then(bad_seq)
+        .when(reason == "bad_type")
+        .then(bad_type)
+        .when(reason == "bad_date")
+        .then(bad_date)
         .otherwise(pl.lit("rejected"))
     )

@@ -7,21 +7,31 @@ from typing import Literal, Protocol
 import duckdb
 import polars as pl
 
-from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS
-from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, ORDER_LINES, REJECTED_LINES, Table, quote_identifier
+from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS
+from orders_pipeline.lib.warehouse.contracts import (
+    CALLBACK_LINES,
+    IGNORED_RECORDS,
+    ORDER_LINES,
+    REJECTED_LINES,
+    STATEMENT_LINES,
+    Table,
+    quote_identifier,
+)
 
-SinkTable = Literal["orders", "callbacks", "rejected_lines"]
+SinkTable = Literal["orders", "callbacks", "statements", "rejected_lines", "ignored_records"]
 
 # Where each sink table's rows go in the work database.
 SINK_TABLES: dict[SinkTable, Table] = {
     ORDERS: ORDER_LINES,
     CALLBACKS: CALLBACK_LINES,
+    STATEMENTS: STATEMENT_LINES,
     "rejected_lines": REJECTED_LINES,
+    "ignored_records": IGNORED_RECORDS,
 }
 
 
 class LineSink(Protocol):
-    """Where ingested frames go: ``table`` is ``orders``, ``callbacks`` or ``rejected_lines``.
+    """Where ingested frames go: a landed kind, ``rejected_lines`` or ``ignored_records``.
 
     A sink may also have a ``flush()`` method:
     :func:`~orders_pipeline.lib.inputs.ingest.ingest_file` calls it once the file was read
@@ -53,7 +63,7 @@ class MemorySink:
 
 
 class DuckDBSink:
-    """Appends the frames to the work database's landing tables (orders, callbacks, rejected_lines).
+    """Appends the frames to the work database's landing tables (the landed kinds, rejected and ignored records).
 
     The tables are created from their contracts if they do not exist. Frames are buffered per
     table and inserted ``flush_rows`` rows at a time (DuckDB writes large inserts straight into

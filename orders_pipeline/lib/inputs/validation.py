@@ -50,6 +50,20 @@ One reason per rejected line: the first that applies, in this order
    ``bad_currency``, amount decimals ``bad_amount``, ``received_at`` then ``event_time``
    ``bad_timestamp``, ``bad_field:callback_id|provider_txn_id|source``, ``bad_seq``.
 
+Statements (docs/rules.md#precise-statements)
+-------------------------------------------------
+* Required: ``provider``, ``statement_date``, ``type``, ``amount``, ``currency``, ``booked_at``
+  (``missing_field:<name>`` in that order); ``order_id`` only for payment, refund and
+  chargeback rows. ``type`` is trimmed and lower-cased and must be one of the six
+  (``bad_type``); ``statement_date`` is trimmed and must be a real ``YYYY-MM-DD`` date
+  (``bad_date``); ``amount`` as for orders; ``booked_at`` as any timestamp; ``fee`` and
+  ``net``, when present, are exact non-negative plain decimals in the row's currency
+  (``bad_amount``).
+* Precedence: ``missing_field`` (the six, then ``order_id`` for the types that need it, after
+  ``bad_type``), ``bad_field:order_id|provider``, ``bad_date``, amount shape ``bad_amount``,
+  ``bad_currency``, amount decimals ``bad_amount``, ``bad_timestamp``, ``fee`` then ``net``
+  ``bad_amount``, ``bad_field:provider_txn_id``.
+
 A rejected row keeps ``source`` and ``seq`` when they could be read from the line (a usable
 ``source`` string/number and a valid ``seq``; never for ``malformed_json``, nor for
 ``malformed_csv`` whose cells may be shifted; for ``bad_encoding`` only a ``source`` without
@@ -63,8 +77,17 @@ import polars as pl
 
 from orders_pipeline.lib.common.money import currency_exponent_expr, minor_units_expr, significant_decimal_expr
 from orders_pipeline.lib.common.time import TIMESTAMP
-from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATUSES, LogKind
+from orders_pipeline.lib.common.vocabulary import (
+    CALLBACKS,
+    ORDER_STATEMENT_TYPES,
+    ORDERS,
+    STATEMENT_TYPES,
+    STATEMENTS,
+    STATUSES,
+    InputKind,
+)
 from orders_pipeline.lib.inputs.fields import (
+    DATE_RE,
     FIELDS,
     LANDED,
     MAX_INSTANT,
@@ -97,7 +120,15 @@ def _timestamp(name: str, timezone: str) -> pl.Expr:
     return pl.when(text.str.contains(TS_RE) & ts.is_between(MIN_INSTANT, MAX_INSTANT)).then(ts)
 
 
-def _checks(kind: LogKind) -> list[tuple[pl.Expr, str]]:
+def _money_minor(text: pl.Expr) -> pl.Expr:
+    """Minor units of an optional plain decimal in the row's currency (null when absent or not allowed)."""
+    stripped = text.str.strip_chars()
+    return pl.when(stripped.str.contains(PLAIN_ASCII_DECIMAL)).then(
+        minor_units_expr(significant_decimal_expr(stripped), pl.col("exponent"))
+    )
+
+
+def _checks(kind: InputKind) -> list[tuple[pl.Expr, str]]:
     """(condition, reason) in precedence order: the first true condition is the reason."""
 
     def present(name: str) -> pl.Expr:
@@ -113,6 +144,21 @@ def _checks(kind: LogKind) -> list[tuple[pl.Expr, str]]:
         (pl.col("exponent").is_null(), "bad_currency"),
         (pl.col("amount_minor").is_null(), "bad_amount"),
     ]
+    if kind == STATEMENTS:
+        for name in ("provider", "statement_date", "type", "amount", "currency", "booked_at"):
+            checks.append((~present(name), f"missing_field:{name}"))
+        type_ok = pl.col("type_norm").is_in(list(STATEMENT_TYPES))
+        checks.append((~type_ok, "bad_type"))
+        checks.append((~present("order_id") & pl.col("type_norm").is_in(list(ORDER_STATEMENT_TYPES)), "missing_field:order_id"))
+        for name in ("order_id", "provider"):
+            checks.append((pl.col("ns_" + name), f"bad_field:{name}"))
+        checks.append((pl.col("date_value").is_null(), "bad_date"))
+        checks += money
+        checks.append((pl.col("tsu_booked_at").is_null(), "bad_timestamp"))
+        for name in ("fee", "net"):
+            checks.append((present(name) & (pl.col("ns_" + name) | pl.col(name + "_minor").is_null()), "bad_amount"))
+        checks.append((pl.col("ns_provider_txn_id"), "bad_field:provider_txn_id"))
+        return checks
     if kind == ORDERS:
         for name in ("order_id", "merchant_id", "provider", "amount", "currency", "created_at"):
             checks.append((~present(name), f"missing_field:{name}"))
@@ -144,7 +190,9 @@ def _checks(kind: LogKind) -> list[tuple[pl.Expr, str]]:
     return checks
 
 
-def validate(x: pl.DataFrame, meta: pl.DataFrame, kind: LogKind, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def validate(
+    x: pl.DataFrame, meta: pl.DataFrame, kind: InputKind, timezone: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Apply the rules to extracted field columns: (landed rows, rejected rows), one reason per rejected row.
 
     ``x`` holds, per line, the text of every field (``t_<field>``), DuckDB's parse of the
@@ -176,6 +224,7 @@ def validate(x: pl.DataFrame, meta: pl.DataFrame, kind: LogKind, timezone: str) 
                 if kind == CALLBACKS
                 else []
             ),
+            *(_statement_columns() if kind == STATEMENTS else []),
         )
         .with_columns(
             (pl.col("amount_text").str.contains(PLAIN_ASCII_DECIMAL) & ~pl.col("amount_negative")).alias(
@@ -187,7 +236,12 @@ def validate(x: pl.DataFrame, meta: pl.DataFrame, kind: LogKind, timezone: str) 
         .with_columns(
             pl.when(pl.col("amount_shape_ok"))
             .then(minor_units_expr(pl.col("amount_significant"), pl.col("exponent")))
-            .alias("amount_minor")
+            .alias("amount_minor"),
+            *(
+                [_money_minor(pl.col("t_" + name)).alias(name + "_minor") for name in ("fee", "net")]
+                if kind == STATEMENTS
+                else []
+            ),
         )
     )
     checks = _checks(kind)
@@ -207,7 +261,38 @@ def validate(x: pl.DataFrame, meta: pl.DataFrame, kind: LogKind, timezone: str) 
     return landed, _rejected(rejected_rows, kind, timezone)
 
 
-def _landed_inputs(kind: LogKind) -> list[str]:
+def _statement_columns() -> list[pl.Expr]:
+    """A statement row's normalised type and its date (null when not a real YYYY-MM-DD date)."""
+    date_text = pl.col("t_statement_date").str.strip_chars()
+    return [
+        pl.col("t_type").str.strip_chars().str.to_lowercase().alias("type_norm"),
+        pl.when(date_text.str.contains(DATE_RE))
+        .then(date_text.str.strptime(pl.Date, "%Y-%m-%d", strict=False))
+        .alias("date_value"),
+    ]
+
+
+def _landed_inputs(kind: InputKind) -> list[str]:
+    if kind == STATEMENTS:
+        return [
+            "file",
+            "line_number",
+            "read_order",
+            "amount_minor",
+            "fee_minor",
+            "net_minor",
+            "t_order_id",
+            "t_provider_txn_id",
+            "provider_norm",
+            "currency_norm",
+            "type_norm",
+            "date_value",
+            "p_order_id",
+            "p_provider_txn_id",
+            "p_fee",
+            "p_net",
+            "tsu_booked_at",
+        ]
     names = ["file", "line_number", "read_order", "amount_minor", "seq_value"]
     names += ["t_" + f.name for f in FIELDS[kind] if f.role == "id"]
     names += ["provider_norm", "currency_norm"]
@@ -222,9 +307,25 @@ def _id(name: str) -> pl.Expr:
     return pl.when(pl.col("p_" + name)).then(pl.col("t_" + name))
 
 
-def _landed(x: pl.DataFrame, kind: LogKind) -> pl.DataFrame:
+def _landed(x: pl.DataFrame, kind: InputKind) -> pl.DataFrame:
     provider = pl.col("provider_norm").alias("provider")
     currency = pl.col("currency_norm")
+    if kind == STATEMENTS:
+        return x.select(
+            provider,
+            pl.col("date_value").alias("statement_date"),
+            pl.col("type_norm").alias("type"),
+            _id("order_id").alias("order_id"),
+            pl.col("amount_minor"),
+            currency.alias("currency"),
+            pl.col("tsu_booked_at").alias("booked_at"),
+            _id("provider_txn_id").alias("provider_txn_id"),
+            pl.when(pl.col("p_fee")).then(pl.col("fee_minor")).alias("fee_minor"),
+            pl.when(pl.col("p_net")).then(pl.col("net_minor")).alias("net_minor"),
+            pl.col("file"),
+            pl.col("line_number"),
+            pl.col("read_order"),
+        ).cast(LANDED[kind].polars_schema())
     if kind == ORDERS:
         columns = [
             pl.col("t_order_id").alias("order_id"),
@@ -259,7 +360,18 @@ def _landed(x: pl.DataFrame, kind: LogKind) -> pl.DataFrame:
     return x.select(columns).cast(LANDED[kind].polars_schema())
 
 
-def _rejected(x: pl.DataFrame, kind: LogKind, timezone: str) -> pl.DataFrame:
+def _rejected(x: pl.DataFrame, kind: InputKind, timezone: str) -> pl.DataFrame:
+    if kind == STATEMENTS:  # statements carry no log stream
+        return x.select(
+            pl.lit(kind).alias("kind"),
+            pl.col("file"),
+            pl.col("line_number"),
+            pl.col("raw_text").str.strip_chars_end(WHITESPACE_END).alias("raw"),
+            pl.col("reason"),
+            rejection_message(kind, timezone).alias("message"),
+            pl.lit(None, pl.String).alias("source"),
+            pl.lit(None, pl.Int64).alias("seq"),
+        ).cast(REJECTED_LINES.polars_schema())
     source = pl.col("t_source")
     # A record with more cells than the header may have shifted cells: nothing is trusted.
     readable = ~pl.col("malformed") & pl.col("is_object") & ~pl.col("malformed_csv")

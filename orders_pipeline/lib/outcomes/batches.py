@@ -2,7 +2,9 @@
 
 Orders are independent of each other, so they are classified a batch at a time and memory
 stays flat however many orders a run evaluates. One pass over the landed lines writes the
-columns classification needs into one Parquet folder per batch.
+columns classification needs into one Parquet folder per batch. Order lines, callbacks and
+statement rows are split by the same hash of ``order_id``, so an order's statement rows are
+in the batch of its lines and callbacks.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def write_batches(
     as_of: datetime,
     batches: int,
     folder: Path,
+    params: dict | None = None,
 ) -> None:
     """Write ``columns`` of the landed lines of the orders to evaluate under ``folder``, split into hash batches.
 
@@ -57,7 +60,7 @@ def write_batches(
             GROUP BY order_id HAVING min(created_at)::DATE IN (SELECT unnest($days::DATE[]))
         )
         """
-        params = {"as_of": as_of, "days": days}
+        params.update({"as_of": as_of, "days": days})
     folder.mkdir(parents=True, exist_ok=True)
     target = str(folder).replace("'", "''")
     con.execute(f"COPY ({query}) TO '{target}' (FORMAT parquet, PARTITION_BY (batch), OVERWRITE)", params)

@@ -1,7 +1,9 @@
 """The outcome of every order as of a time: the outcome rules, the reason flags and the action.
 
-The rules are docs/rules.md#outcomes, #flags and #actions (without statements: rules 1, 2, 4,
-5, 6, 9, 10 and 11).
+The rules are docs/rules.md#outcomes, #flags and #actions: all eleven rules when the order's
+provider has statements, and without them rules 1 (first case), 2, 4, 5, 6, 9, 10 and 11. What
+the statements say about an order is :mod:`.statement_evidence`; when no provider has
+statements the plan is the one of a pipeline without statements, plus two constant columns.
 
 Pure Polars: each function takes LazyFrames and returns one LazyFrame; the caller collects
 the plan once. Nothing loops over rows: the work is a group-by to merge re-deliveries, one
@@ -48,6 +50,24 @@ Decisions where the rules are silent (written down here so the code is the recor
 - ``latency_seconds``: whole seconds, truncated toward zero, from ``created_at`` to the earliest
   received terminal callback (negative when it came before the order; null if none).
   ``age_seconds``: whole seconds, truncated, of ``as_of - created_at``.
+
+Statements (the (S) rules, docs/rules.md#precise-statements):
+
+- "The statement holds a payment" means at least one payment row of the order's provider
+  with its ``order_id`` (any currency, any statement day); "covered" is
+  :func:`~orders_pipeline.lib.outcomes.statement_evidence.with_statement_evidence`'s.
+- Rule 1, second case, and the ``statement_conflict`` flag: the last terminal callback is
+  ``failed``, or ``reversed`` with no success before it, and the statement holds a payment.
+- ``statement_amount_minor``: the sum of the payment rows in the order's currency; null when
+  there is none in that currency (also when the only payment rows are in another currency:
+  the status then says ``amount_differs``).
+- ``statement_status``: ``none`` without statements for the provider; with payment rows
+  ``matched`` when all are in the order's currency and their sum is within the tolerance of
+  the order's amount, else ``amount_differs``; without payment rows ``not_found`` when
+  covered, else ``awaiting``. ``statement_amount_mismatch`` is exactly ``amount_differs``.
+- Actions: after the outcome's action, a ``confirmed`` order flagged
+  ``statement_amount_mismatch`` (and not ``statement_refund``) gets ``review_amount``, one
+  flagged ``statement_refund`` gets ``refund_review``; ``conflicting_submission`` still wins.
 """
 
 from __future__ import annotations
@@ -62,10 +82,17 @@ from orders_pipeline.lib.common.vocabulary import (
     ACTION_BY_OUTCOME,
     CONFLICTING_SUBMISSION_ACTION,
     FLAGS,
+    STATEMENT_AMOUNT_ACTION,
+    STATEMENT_REFUND_ACTION,
     TERMINAL_STATUSES,
     Flag,
 )
 from orders_pipeline.lib.outcomes.effective_callbacks import LOW_BITS, effective_callbacks, then_read_order
+from orders_pipeline.lib.outcomes.statement_evidence import (
+    Statements,
+    with_statement_evidence,
+    without_statement_evidence,
+)
 from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, ORDER_LINES, ORDER_OUTCOMES
 
 
@@ -204,14 +231,22 @@ def _order_facts(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: datetime)
     )
 
 
-def classify_orders(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: datetime, settings: Settings) -> pl.LazyFrame:
+def classify_orders(
+    orders: pl.LazyFrame,
+    callbacks: pl.LazyFrame,
+    as_of: datetime,
+    settings: Settings,
+    statements: Statements | None = None,
+) -> pl.LazyFrame:
     """One row per order existing as of ``as_of``, with outcome, flags and action.
 
     ``orders`` are landed order lines (``landing.orders``), ``callbacks`` landed callback lines
     (``landing.callbacks``); either may hold only the columns in
-    :data:`CLASSIFY_ORDER_COLUMNS` / :data:`CLASSIFY_CALLBACK_COLUMNS`. Returns
-    :data:`ORDER_OUTCOME_SCHEMA` sorted by ``order_id``. The rules and every choice made
-    where the rules are silent are in this module's docstring.
+    :data:`CLASSIFY_ORDER_COLUMNS` / :data:`CLASSIFY_CALLBACK_COLUMNS`. ``statements`` is the
+    statement evidence of these orders (``None``, or no provider with statements: every (S)
+    rule is inert and ``statement_status`` is ``none``). Returns :data:`ORDER_OUTCOME_SCHEMA`
+    sorted by ``order_id``. The rules and every choice made where the rules are silent are in
+    this module's docstring.
     """
     as_of_lit = as_of_literal(as_of)
     sla_us = _profile_us(pl.col("provider"), settings, "sla")
@@ -221,20 +256,47 @@ def classify_orders(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: dateti
     last = pl.col("terminal_status")
     success_then_failed = (pl.col("_first_success") < pl.col("_last_failed")).fill_null(False)
     success_then_reversed = (pl.col("_first_success") < pl.col("_last_reversed")).fill_null(False)
+    tolerance = settings.amount_tolerance_minor
     amount_differs = pl.col("callback_currency").ne_missing(pl.col("currency")) | (
-        (pl.col("callback_amount_minor") - pl.col("amount_minor")).abs() > settings.amount_tolerance_minor
+        (pl.col("callback_amount_minor") - pl.col("amount_minor")).abs() > tolerance
     ).fill_null(True)
+
+    # Statement evidence (columns from statement_evidence): the (S) rules.
+    has_statements = pl.col("_has_statements")
+    holds_payment = pl.col("_payment_rows") > 0
+    covered = pl.col("_covered")
+    failed_last = (last == "failed") | ((last == "reversed") & ~success_then_reversed)
+    statement_conflict = failed_last.fill_null(False) & holds_payment
+    statement_matches = ~pl.col("_payment_in_other_currency") & (
+        (pl.col("_payments_in_currency") - pl.col("amount_minor")).abs() <= tolerance
+    ).fill_null(False)
+    statement_status = (
+        pl.when(~has_statements)
+        .then(pl.lit("none"))
+        .when(holds_payment)
+        .then(pl.when(statement_matches).then(pl.lit("matched")).otherwise(pl.lit("amount_differs")))
+        .when(covered)
+        .then(pl.lit("not_found"))
+        .otherwise(pl.lit("awaiting"))
+    )
+
     outcome = (
-        pl.when(success_then_failed)
+        pl.when(success_then_failed | statement_conflict)
         .then(pl.lit("conflict"))
         .when(success_then_reversed)
         .then(pl.lit("reversed"))
+        .when((last == "success") & covered & ~holds_payment)
+        .then(pl.lit("unsettled"))
         .when((last == "success") & amount_differs)
         .then(pl.lit("amount_mismatch"))
         .when(last == "success")
         .then(pl.lit("confirmed"))
         .when(last.is_in(["failed", "reversed"]))
         .then(pl.lit("failed"))
+        .when(holds_payment)
+        .then(pl.lit("callback_lost"))
+        .when((age_us > sla_us) & covered)
+        .then(pl.lit("not_at_provider"))
         .when(age_us > horizon_us)
         .then(pl.lit("missing"))
         .when(age_us > sla_us)
@@ -261,6 +323,9 @@ def classify_orders(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: dateti
         "provider_mismatch": (
             (pl.col("_min_cb_provider") != provider) | (pl.col("_max_cb_provider") != provider)
         ).fill_null(False),
+        "statement_conflict": statement_conflict,
+        "statement_refund": pl.col("_statement_refund"),
+        "statement_amount_mismatch": pl.col("statement_status") == "amount_differs",
     }
     if tuple(conditions) != FLAGS:  # pragma: no cover - guards the bit mask layout
         raise AssertionError("flag conditions must follow FLAGS")
@@ -270,14 +335,29 @@ def classify_orders(orders: pl.LazyFrame, callbacks: pl.LazyFrame, as_of: dateti
             for name, cond in conditions.items()
         )
     )
+    confirmed = pl.col("outcome") == "confirmed"
     action = (
         pl.when(pl.col("_conflicting"))
         .then(pl.lit(CONFLICTING_SUBMISSION_ACTION))
+        .when(confirmed & pl.col("_statement_refund"))
+        .then(pl.lit(STATEMENT_REFUND_ACTION))
+        .when(confirmed & (pl.col("statement_status") == "amount_differs"))
+        .then(pl.lit(STATEMENT_AMOUNT_ACTION))
         .otherwise(pl.col("outcome").replace_strict(ACTION_BY_OUTCOME, return_dtype=pl.String))
     )
 
+    facts = _order_facts(orders, callbacks, as_of)
+    if statements is not None and statements.providers:
+        facts = with_statement_evidence(facts, statements, settings)
+    else:
+        facts = without_statement_evidence(facts)
     return (
-        _order_facts(orders, callbacks, as_of)
+        facts.with_columns(
+            statement_status.alias("statement_status"),
+            pl.when(pl.col("_payment_rows_in_currency") > 0)
+            .then(pl.col("_payments_in_currency"))
+            .alias("statement_amount_minor"),
+        )
         .with_columns(
             outcome.alias("outcome"),
             flag_mask.alias("_flag_mask"),

@@ -10,7 +10,12 @@ import duckdb
 import pyarrow as pa
 
 from orders_pipeline.lib.inputs.manifest import ensure_landing_tables
-from orders_pipeline.lib.warehouse.contracts import ORDER_OUTCOMES, TOUCHED_ORDERS, UNEVALUATED_FILES
+from orders_pipeline.lib.warehouse.contracts import (
+    ORDER_OUTCOMES,
+    TOUCHED_ORDERS,
+    TOUCHED_STATEMENT_DAYS,
+    UNEVALUATED_FILES,
+)
 from orders_pipeline.lib.warehouse.sql import table_exists, transaction
 
 OUTCOMES_TABLE = ORDER_OUTCOMES.qualified()
@@ -69,5 +74,5 @@ def _replace_all(con: duckdb.DuckDBPyConnection, batches: Iterable[pa.Table]) ->
 
 def _clear_pending(con: duckdb.DuckDBPyConnection) -> None:
     """What the new outcomes account for: lines landed or removed since the last evaluation."""
-    for table in (UNEVALUATED_FILES, TOUCHED_ORDERS):
+    for table in (UNEVALUATED_FILES, TOUCHED_ORDERS, TOUCHED_STATEMENT_DAYS):
         con.execute(f"DELETE FROM {table.qualified()}")

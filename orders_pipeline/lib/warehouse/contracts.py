@@ -9,8 +9,9 @@ This module is long because it is data: one definition per table, every column d
 one place on purpose.
 
 Schemas: ``landing`` holds the landed lines and the file manifest (private; published only
-through the ``recon.order_lines`` / ``recon.callback_lines`` views), ``recon`` what analysts
-and finance read, ``run_log`` what one run records about itself before publishing.
+through the ``recon.order_lines`` / ``recon.callback_lines`` / ``recon.statement_lines``
+views), ``recon`` what analysts and finance read, ``run_log`` what one run records about
+itself before publishing.
 """
 
 from __future__ import annotations
@@ -162,11 +163,30 @@ CALLBACK_LINES = Table(
     ),
 )
 
+STATEMENT_LINES = Table(
+    "landing.statement_lines",
+    "Every valid provider statement row, typed: what the provider booked, money in integer minor units.",
+    (
+        _c("provider", "VARCHAR", "provider whose statement holds the row, lower-case"),
+        _c("statement_date", "DATE", "the day the statement covers, in the provider's statement timezone"),
+        _c("type", "VARCHAR", "payment, refund, chargeback, fee, payout or adjustment"),
+        _c("order_id", "VARCHAR", "the merchant's order reference as the provider reports it (payment, refund, chargeback)"),
+        _c("amount_minor", "BIGINT", "gross amount in minor units, never negative (the type gives the direction)"),
+        _CURRENCY,
+        _c("booked_at", "TIMESTAMPTZ", "when the provider booked the row (UTC); later than the as-of: not in the run"),
+        _c("provider_txn_id", "VARCHAR", "the provider's id of the booking, when given"),
+        _c("fee_minor", "BIGINT", "the provider's fee on the row in minor units of its currency, when given"),
+        _c("net_minor", "BIGINT", "the net amount in minor units of its currency, when given"),
+        *_WHERE_READ,
+        _READ_ORDER,
+    ),
+)
+
 REJECTED_LINES = Table(
     "landing.rejected_lines",
     "Input lines that could not be landed, with where they were, what they said and why.",
     (
-        _c("kind", "VARCHAR", "orders or callbacks"),
+        _c("kind", "VARCHAR", "orders, callbacks or statements"),
         *_WHERE_READ,
         _c("raw", "VARCHAR", "the line as read, without its line terminator and trailing whitespace"),
         _c("reason", "VARCHAR", "why it was rejected: malformed_json, missing_field:<name>, bad_amount, ..."),
@@ -176,8 +196,21 @@ REJECTED_LINES = Table(
     ),
 )
 
+IGNORED_RECORDS = Table(
+    "landing.ignored_records",
+    "Input records that say nothing about an order's outcome (statement summary and comment lines, ...).",
+    (
+        _c("kind", "VARCHAR", "orders, callbacks or statements"),
+        *_WHERE_READ,
+        _c("record_index", "BIGINT", "position of the record within its line when a line holds several (else null)"),
+        _c("raw", "VARCHAR", "the line as read, without its line terminator and trailing whitespace"),
+        _c("reason", "VARCHAR", "why it was ignored: ignored:summary, ignored:comment, ignored:header, ..."),
+        _c("message", "VARCHAR", "the reason in a sentence"),
+    ),
+)
+
 _FILE_COUNTS = (
-    _c("kind", "VARCHAR", "orders or callbacks"),
+    _c("kind", "VARCHAR", "orders, callbacks or statements"),
     _c("file", "VARCHAR", "the input file, relative to its input folder"),
     _c("size_bytes", "BIGINT", "size of the file on disk"),
 )
@@ -187,6 +220,7 @@ _FILE_IDENTITY = (
     _c("lines_read", "BIGINT", "records read from the file (0 for a duplicate)"),
     _c("lines_landed", "BIGINT", "records landed as typed lines"),
     _c("lines_rejected", "BIGINT", "records rejected with a reason"),
+    _c("lines_ignored", "BIGINT", "records ignored with a reason (summary and comment lines of a statement, ...)"),
 )
 _INGESTED_BY = _c("ingested_run_id", "VARCHAR", "the run that parsed the file")
 _FILE_STATUS = _c("status", "VARCHAR", "ingested, unchanged, duplicate or changed in this run")
@@ -209,10 +243,20 @@ TOUCHED_ORDERS = Table(
     (_c("run_id", "VARCHAR", "the run that removed the lines"), _c("order_id", "VARCHAR", "the order")),
 )
 
+TOUCHED_STATEMENT_DAYS = Table(
+    "landing.touched_statement_days",
+    "Statement days whose rows were removed since the last evaluation: the order days they cover are evaluated again.",
+    (
+        _c("run_id", "VARCHAR", "the run that removed the rows"),
+        _c("provider", "VARCHAR", "the provider"),
+        _c("statement_date", "DATE", "the statement day"),
+    ),
+)
+
 UNEVALUATED_FILES = Table(
     "landing.unevaluated_files",
     "Files landed since the last evaluation: the days of their orders must be evaluated again.",
-    (_c("kind", "VARCHAR", "orders or callbacks"), _c("file", "VARCHAR", "the input file")),
+    (_c("kind", "VARCHAR", "orders, callbacks or statements"), _c("file", "VARCHAR", "the input file")),
 )
 
 # --- recon: what analysts and finance read ----------------------------------------------------
@@ -224,6 +268,7 @@ INPUT_FILES = Table(
 )
 
 PUBLISHED_REJECTED_LINES = Table("recon.rejected_lines", REJECTED_LINES.description, REJECTED_LINES.columns)
+PUBLISHED_IGNORED_RECORDS = Table("recon.ignored_records", IGNORED_RECORDS.description, IGNORED_RECORDS.columns)
 
 ORDER_OUTCOMES = Table(
     "recon.order_outcomes",
@@ -235,7 +280,12 @@ ORDER_OUTCOMES = Table(
         _c("currency", "VARCHAR", "currency of the canonical submission"),
         _c("amount_minor", "BIGINT", "amount of the canonical submission, in minor units"),
         _c("created_at", "TIMESTAMPTZ", "created_at of the canonical submission (UTC)"),
-        _c("outcome", "VARCHAR", "confirmed, failed, pending, overdue, missing, amount_mismatch, conflict or reversed"),
+        _c(
+            "outcome",
+            "VARCHAR",
+            "conflict, reversed, unsettled, amount_mismatch, confirmed, failed, callback_lost, not_at_provider, "
+            "missing, overdue or pending",
+        ),
         _c("flags", "VARCHAR[]", "reason flags, in the rules' order (duplicate_submission, late_callback, ...)"),
         _c("action", "VARCHAR", "what operations or finance should do: none, query_provider, investigate, ..."),
         _c("submission_count", "BIGINT", "order lines of this order existing as of the run"),
@@ -247,6 +297,16 @@ ORDER_OUTCOMES = Table(
         _c("latency_seconds", "BIGINT", "whole seconds from created_at to the first terminal callback received"),
         _c("age_seconds", "BIGINT", "whole seconds from created_at to the as-of"),
         _c("as_of", "TIMESTAMPTZ", "the as-of this order was last evaluated at"),
+        _c(
+            "statement_status",
+            "VARCHAR",
+            "none (provider sends no statements), awaiting, matched, not_found or amount_differs",
+        ),
+        _c(
+            "statement_amount_minor",
+            "BIGINT",
+            "sum of the order's statement payment rows in the order's currency (null when there is none)",
+        ),
     ),
 )
 
@@ -286,7 +346,8 @@ EXCEPTIONS = Table(
         _c("flags", "VARCHAR[]", "the order's reason flags"),
         _c("action", "VARCHAR", "what to do"),
         _c("age_seconds", "BIGINT", "whole seconds from created_at to the as-of"),
-        _c("priority", "BIGINT", "1 = most urgent (review_status) ... 6 = least (query_provider)"),
+        _c("priority", "BIGINT", "1 = most urgent (review_status) ... 6 = least (query_provider, close_unpaid)"),
+        _c("statement_status", "VARCHAR", "what the provider's statement says: none, awaiting, matched, not_found, ..."),
     ),
 )
 
@@ -304,6 +365,47 @@ ORPHAN_CALLBACKS = Table(
         _c("callback_id", "VARCHAR", "the provider's event id"),
         _c("provider_txn_id", "VARCHAR", "the provider's payment id"),
         _c("delivery_count", "BIGINT", "how many times it was delivered"),
+        *_WHERE_READ,
+    ),
+)
+
+STATEMENT_COVERAGE = Table(
+    "recon.statement_coverage",
+    "Per provider, statement day and currency: the statement files and rows of the day and their totals.",
+    (
+        _c("provider", "VARCHAR", "the provider"),
+        _c("statement_date", "DATE", "the statement day, in the provider's statement timezone"),
+        _CURRENCY,
+        _c("files", "BIGINT", "statement files holding rows of this provider and day (any currency)"),
+        _c("day_ends_at", "TIMESTAMPTZ", "the midnight after the day in the provider's statement timezone (UTC)"),
+        _c("covered", "BOOLEAN", "whether the day ended before the as-of: its orders can then be judged by it"),
+        _c("rows", "BIGINT", "rows of the day in this currency that exist for the run, counted once"),
+        _c("duplicate_rows", "BIGINT", "rows dropped because an earlier-read file holds the same row"),
+        _c("payment_count", "BIGINT", "payment rows"),
+        _c("payment_amount_minor", "BIGINT", "their amount in minor units"),
+        _c("refund_count", "BIGINT", "refund rows"),
+        _c("refund_amount_minor", "BIGINT", "their amount in minor units"),
+        _c("chargeback_count", "BIGINT", "chargeback rows"),
+        _c("chargeback_amount_minor", "BIGINT", "their amount in minor units"),
+        _c("fee_amount_minor", "BIGINT", "amount of the fee rows in minor units"),
+        _c("payout_amount_minor", "BIGINT", "amount of the payout rows in minor units"),
+        _c("adjustment_amount_minor", "BIGINT", "amount of the adjustment rows in minor units"),
+        _c("as_of", "TIMESTAMPTZ", "the run's as-of"),
+    ),
+)
+
+ORPHAN_STATEMENT_LINES = Table(
+    "recon.orphan_statement_lines",
+    "Statement payments, refunds and chargebacks for orders nobody logged: money the platform has no order for.",
+    (
+        _c("provider", "VARCHAR", "the provider"),
+        _c("statement_date", "DATE", "the statement day"),
+        _c("type", "VARCHAR", "payment, refund or chargeback"),
+        _c("order_id", "VARCHAR", "the order id the row names"),
+        _AMOUNT,
+        _CURRENCY,
+        _c("booked_at", "TIMESTAMPTZ", "when the provider booked it"),
+        _c("provider_txn_id", "VARCHAR", "the provider's id of the booking"),
         *_WHERE_READ,
     ),
 )
@@ -365,6 +467,7 @@ RUNS = Table(
         _c("lines_read", "BIGINT", "records read"),
         _c("lines_landed", "BIGINT", "records landed"),
         _c("lines_rejected", "BIGINT", "records rejected"),
+        _c("lines_ignored", "BIGINT", "records ignored with a reason"),
         _c("orders", "BIGINT", "orders with an outcome"),
         _c("orphan_callbacks", "BIGINT", "callbacks for orders nobody logged"),
         _c("outcome_counts", "JSON", "orders per outcome"),
@@ -421,7 +524,11 @@ CHECK_RESULTS = Table(
 )
 
 # Landed lines are published as views of recon over the snapshot's landing tables.
-PUBLISHED_LINE_VIEWS: dict[str, Table] = {"recon.order_lines": ORDER_LINES, "recon.callback_lines": CALLBACK_LINES}
+PUBLISHED_LINE_VIEWS: dict[str, Table] = {
+    "recon.order_lines": ORDER_LINES,
+    "recon.callback_lines": CALLBACK_LINES,
+    "recon.statement_lines": STATEMENT_LINES,
+}
 
 # The recon tables each run republishes from the work database, as they are.
 PUBLISHED_TABLES: tuple[Table, ...] = (
@@ -432,8 +539,11 @@ PUBLISHED_TABLES: tuple[Table, ...] = (
     LOG_GAPS,
     CALLBACK_OUTAGES,
     PUBLISHED_REJECTED_LINES,
+    PUBLISHED_IGNORED_RECORDS,
     INPUT_FILES,
     QUALITY_ALERTS,
+    STATEMENT_COVERAGE,
+    ORPHAN_STATEMENT_LINES,
 )
 
 # History carried forward from one published snapshot to the next.
@@ -442,9 +552,12 @@ HISTORY_TABLES: tuple[Table, ...] = (RUNS, OUTCOME_CHANGES)
 LANDING_TABLES: tuple[Table, ...] = (
     ORDER_LINES,
     CALLBACK_LINES,
+    STATEMENT_LINES,
     REJECTED_LINES,
+    IGNORED_RECORDS,
     MANIFEST,
     TOUCHED_ORDERS,
+    TOUCHED_STATEMENT_DAYS,
     UNEVALUATED_FILES,
 )
 RUN_LOG_TABLES: tuple[Table, ...] = (STAGE_TIMINGS, CHECK_RESULTS)

@@ -75,7 +75,7 @@ def run_row(
 ) -> dict[str, Any]:
     """The run's row of ``recon.runs``: inputs with checksums, counts in and out, check results, timings."""
     files = con.sql(
-        "SELECT kind, file, size_bytes, sha256, duplicate_of, lines_read, lines_landed, lines_rejected "
+        "SELECT kind, file, size_bytes, sha256, duplicate_of, lines_read, lines_landed, lines_rejected, lines_ignored "
         f"FROM {INPUT_FILES.qualified()} ORDER BY kind, file"
     ).pl()
     checks = con.sql(
@@ -104,6 +104,7 @@ def run_row(
         "lines_read": int(files["lines_read"].sum() or 0),
         "lines_landed": int(files["lines_landed"].sum() or 0),
         "lines_rejected": int(files["lines_rejected"].sum() or 0),
+        "lines_ignored": int(files["lines_ignored"].sum() or 0),
         "orders": int(sum(outcome_counts.values())),
         "orphan_callbacks": int(orphans or 0),
         "outcome_counts": outcome_counts,
