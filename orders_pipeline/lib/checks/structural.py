@@ -24,6 +24,10 @@ from orders_pipeline.lib.common.vocabulary import (
     FLAGS,
     ORDERS,
     OUTCOMES,
+    STATEMENT_AMOUNT_ACTION,
+    STATEMENT_OUTCOMES,
+    STATEMENT_REFUND_ACTION,
+    STATEMENT_STATUSES,
     STATEMENTS,
     STATUSES,
     InputKind,
@@ -166,7 +170,7 @@ def one_outcome_per_order(con: duckdb.DuckDBPyConnection, as_of: Any) -> CheckEv
             (SELECT count(*) FROM recon.order_outcomes
               WHERE order_id IS NULL OR merchant_id IS NULL OR provider IS NULL OR currency IS NULL
                  OR created_at IS NULL OR outcome IS NULL OR action IS NULL OR flags IS NULL
-                 OR amount_minor IS NULL OR as_of IS NULL) AS null_keys,
+                 OR amount_minor IS NULL OR as_of IS NULL OR statement_status IS NULL) AS null_keys,
             key_counts.orders_without_outcome,
             key_counts.outcomes_without_order,
             (SELECT count(*) FROM recon.order_outcomes
@@ -177,8 +181,17 @@ def one_outcome_per_order(con: duckdb.DuckDBPyConnection, as_of: Any) -> CheckEv
               WHERE NOT list_has_all({_sql_list(FLAGS)}, flags)) AS unknown_flags,
             (SELECT count(*) FROM recon.order_outcomes WHERE action <> CASE
                 WHEN list_contains(flags, 'conflicting_submission') THEN '{CONFLICTING_SUBMISSION_ACTION}'
+                WHEN outcome = 'confirmed' AND list_contains(flags, 'statement_refund')
+                    THEN '{STATEMENT_REFUND_ACTION}'
+                WHEN outcome = 'confirmed' AND list_contains(flags, 'statement_amount_mismatch')
+                    THEN '{STATEMENT_AMOUNT_ACTION}'
                 {" ".join(f"WHEN outcome = '{o}' THEN '{a}'" for o, a in ACTION_BY_OUTCOME.items())}
                 END) AS wrong_actions,
+            (SELECT count(*) FROM recon.order_outcomes
+              WHERE NOT list_contains({_sql_list(STATEMENT_STATUSES)}, statement_status)
+                 OR (statement_status = 'amount_differs') <> list_contains(flags, 'statement_amount_mismatch')
+                 OR (statement_status = 'none' AND (statement_amount_minor IS NOT NULL
+                     OR list_contains({_sql_list(STATEMENT_OUTCOMES)}, outcome)))) AS inconsistent_statement_fields,
             (SELECT count(*) FROM recon.order_outcomes
               WHERE amount_minor < 0 OR callback_amount_minor < 0) AS negative_amounts,
             (SELECT count(*) FROM recon.order_outcomes, evaluation

@@ -49,10 +49,11 @@ def write_batches(
     One Parquet folder per batch (``batch=<n>``, read back with :func:`read_batch`): a single
     pass over the landed lines however many batches there are (filtering the tables once per
     batch would read them ``batches`` times). Every line of an order (and every callback for
-    it) shares its ``order_id``, so each batch holds whole orders.
+    it, and every statement row naming it) shares its ``order_id``, so each batch holds whole
+    orders. ``params`` are the named parameters ``lines_sql`` uses.
     """
     query = f"SELECT {', '.join(columns)}, hash(order_id) % {batches} AS batch FROM ({lines_sql}) AS lines"
-    params: dict = {}
+    params = dict(params or {})
     if days is not None:
         query += f"""
         WHERE order_id IN (
