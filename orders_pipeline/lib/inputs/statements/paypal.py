@@ -31,7 +31,8 @@ Mapping of an ``SB`` row to the canonical statement line:
 
 ``RH``, ``FH`` and ``SH`` lines are ``ignored:header``; ``SF``, ``SC``, ``RF``, ``RC`` and
 ``FF`` lines ``ignored:summary``; ``CH`` is the column header (not a record). A line of any
-other record type is kept and rejected (its type is shown as the row's type: ``bad_type``).
+other record type is a record that is not a transaction: it is rejected (with ``bad_type``,
+its record type shown, unless a required cell is missing first), never dropped.
 """
 
 from __future__ import annotations
