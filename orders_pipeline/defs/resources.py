@@ -116,9 +116,7 @@ class ReconciliationResource(dg.ConfigurableResource):
 def resource_from_env() -> ReconciliationResource:
     """The resource as the UI and daemon see it: the bundled sample unless ``ORDERS_PIPELINE_*`` say otherwise."""
     defaults = ReconciliationResource()
-    uses_sample = not any(
-        f"ORDERS_PIPELINE_{kind}" in os.environ for kind in ("ORDERS", "CALLBACKS", "STATEMENTS")
-    )
+    uses_sample = not any(f"ORDERS_PIPELINE_{kind}" in os.environ for kind in ("ORDERS", "CALLBACKS", "STATEMENTS"))
 
     def from_env(name: str) -> dg.EnvVar | None:
         # An EnvVar (resolved by Dagster at launch, shown as such in the UI) only for set variables.

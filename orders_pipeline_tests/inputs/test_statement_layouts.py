@@ -1,4 +1,4 @@
-"""Native statement layouts, read from the fixtures: every native row maps to the canonical row the fixture README states.
+"""Native statement layouts, read from the fixtures: each native row maps to the row the fixture README states.
 
 The expectations come from the providers' documents and the published bills (fixture README),
 not from the parsers: each row is (line, type, order_id, amount_minor, currency, booked_at in
@@ -37,8 +37,17 @@ def land(relative: str, settings: Settings | None = None) -> tuple[MemorySink, o
 def rows(sink: MemorySink) -> list[tuple]:
     frame = sink.frame("statements")
     return [
-        (r["line_number"], r["type"], r["order_id"], r["amount_minor"], r["currency"], r["booked_at"],
-         r["provider_txn_id"], r["fee_minor"], r["net_minor"])
+        (
+            r["line_number"],
+            r["type"],
+            r["order_id"],
+            r["amount_minor"],
+            r["currency"],
+            r["booked_at"],
+            r["provider_txn_id"],
+            r["fee_minor"],
+            r["net_minor"],
+        )
         for r in frame.sort("line_number").iter_rows(named=True)
     ]
 
@@ -52,24 +61,50 @@ def test_every_fixture_is_recognised_as_its_providers_layout() -> None:
     for folder in ("alipay", "wechatpay", "stripe", "adyen", "paypal"):
         for path in sorted((FIXTURES / folder).iterdir()):
             layout = detect_layout(path.read_bytes()[:65536])
-            assert layout is not None and layout.NAME == folder, path.name
+            assert layout is not None, path.name
+            assert layout.NAME == folder, path.name
 
 
 def test_alipay_trade_bill_rows_refunds_and_comment_lines() -> None:
     sink, result = land(ALIPAY_BILL)
     got = rows(sink)
-    assert got[0] == (6, "payment", "service_1568601259302", 1, "CNY", utc("2019-09-16T10:55:23+08:00"),
-                      "2019091622001458860515315453", 0, 1)
-    assert got[1] == (7, "refund", "service_1568601259302", 1, "CNY", utc("2019-09-16T10:56:48+08:00"),
-                      "2019091622001458860515315453", 0, 1)
+    assert got[0] == (
+        6,
+        "payment",
+        "service_1568601259302",
+        1,
+        "CNY",
+        utc("2019-09-16T10:55:23+08:00"),
+        "2019091622001458860515315453",
+        0,
+        1,
+    )
+    assert got[1] == (
+        7,
+        "refund",
+        "service_1568601259302",
+        1,
+        "CNY",
+        utc("2019-09-16T10:56:48+08:00"),
+        "2019091622001458860515315453",
+        0,
+        1,
+    )
     assert [r[0] for r in got] == list(range(6, 16))
-    assert [r[1] for r in got].count("payment") == 6 and [r[1] for r in got].count("refund") == 4
+    assert [r[1] for r in got].count("payment") == 6
+    assert [r[1] for r in got].count("refund") == 4
     # The trailing TAB of every id cell is not part of the id.
     assert all("\t" not in r[2] and "\t" not in r[6] for r in got)
     assert set(sink.frame("statements")["statement_date"].to_list()) == {date(2019, 9, 16)}
     assert reasons(sink, "ignored_records") == [
-        (1, "ignored:header"), (2, "ignored:header"), (3, "ignored:header"), (4, "ignored:header"),
-        (16, "ignored:header"), (17, "ignored:summary"), (18, "ignored:summary"), (19, "ignored:header"),
+        (1, "ignored:header"),
+        (2, "ignored:header"),
+        (3, "ignored:header"),
+        (4, "ignored:header"),
+        (16, "ignored:header"),
+        (17, "ignored:summary"),
+        (18, "ignored:summary"),
+        (19, "ignored:header"),
     ]
     assert (result.counts.read, result.counts.landed, result.counts.rejected, result.counts.ignored) == (18, 10, 0, 8)
 
@@ -77,11 +112,30 @@ def test_alipay_trade_bill_rows_refunds_and_comment_lines() -> None:
 def test_wechatpay_27_column_bill_with_bom_crlf_and_backticks() -> None:
     sink, result = land("wechatpay/20190219_ALL.csv")
     got = rows(sink)
-    assert got[0] == (2, "refund", "autotest_20190216081946_82335", 1, "CNY", utc("2019-02-19T05:01:46+08:00"),
-                      "4200000263201902167700134212", 0, None)
-    assert got[2] == (4, "payment", "autotest_20190219015232_89201", 3, "CNY", utc("2019-02-19T01:52:32+08:00"),
-                      "4200000263201902167700134902", 1, None)
-    assert [r[1] for r in got].count("refund") == 3 and len(got) == 11
+    assert got[0] == (
+        2,
+        "refund",
+        "autotest_20190216081946_82335",
+        1,
+        "CNY",
+        utc("2019-02-19T05:01:46+08:00"),
+        "4200000263201902167700134212",
+        0,
+        None,
+    )
+    assert got[2] == (
+        4,
+        "payment",
+        "autotest_20190219015232_89201",
+        3,
+        "CNY",
+        utc("2019-02-19T01:52:32+08:00"),
+        "4200000263201902167700134902",
+        1,
+        None,
+    )
+    assert [r[1] for r in got].count("refund") == 3
+    assert len(got) == 11
     assert set(sink.frame("statements")["statement_date"].to_list()) == {date(2019, 2, 19)}
     assert reasons(sink, "ignored_records") == [(13, "ignored:summary"), (14, "ignored:summary")]
     assert result.counts.read == 13
@@ -89,15 +143,46 @@ def test_wechatpay_27_column_bill_with_bom_crlf_and_backticks() -> None:
 
 def test_wechatpay_official_example_with_a_sub_merchant() -> None:
     sink, _ = land("wechatpay/20220321_ALL_wxcloudrun_doc_example.csv")
-    assert rows(sink) == [(2, "payment", "2021WERUN1647840687637", 1, "CNY", utc("2022-03-21T13:51:31+08:00"),
-                           "420000612032130748613220688", 0, None)]
+    assert rows(sink) == [
+        (
+            2,
+            "payment",
+            "2021WERUN1647840687637",
+            1,
+            "CNY",
+            utc("2022-03-21T13:51:31+08:00"),
+            "420000612032130748613220688",
+            0,
+            None,
+        )
+    ]
 
 
 def test_wechatpay_old_24_column_example_with_full_width_colons() -> None:
     sink, result = land("wechatpay/20141110_ALL_v2_doc_example.csv")
     assert rows(sink) == [
-        (2, "payment", "1415640626", 1, "CNY", utc("2014-11-10T16:33:45+08:00"), "1001690740201411100005734289", 0, None),
-        (3, "payment", "1415635270", 1, "CNY", utc("2014-11-10T16:46:14+08:00"), "1002780740201411100005729794", 0, None),
+        (
+            2,
+            "payment",
+            "1415640626",
+            1,
+            "CNY",
+            utc("2014-11-10T16:33:45+08:00"),
+            "1001690740201411100005734289",
+            0,
+            None,
+        ),
+        (
+            3,
+            "payment",
+            "1415635270",
+            1,
+            "CNY",
+            utc("2014-11-10T16:46:14+08:00"),
+            "1002780740201411100005729794",
+            0,
+            None,
+        ),
     ]
     assert result.counts.ignored == 2
 
@@ -171,8 +256,13 @@ def test_paypal_stl_quoted_record_types_tcodes_and_hundredths() -> None:
         (11, "payout", None, 1000, "USD", utc(f"2026-11-18T23:00:00{pst}"), "5TY05013RG002851T", None, None),
     ]
     assert reasons(sink, "ignored_records") == [
-        (1, "ignored:header"), (2, "ignored:header"), (3, "ignored:header"),
-        (12, "ignored:summary"), (13, "ignored:summary"), (14, "ignored:summary"), (15, "ignored:summary"),
+        (1, "ignored:header"),
+        (2, "ignored:header"),
+        (3, "ignored:header"),
+        (12, "ignored:summary"),
+        (13, "ignored:summary"),
+        (14, "ignored:summary"),
+        (15, "ignored:summary"),
         (16, "ignored:summary"),
     ]
     assert set(sink.frame("statements")["statement_date"].to_list()) == {date(2026, 11, 18)}
@@ -196,8 +286,11 @@ def test_paypal_stl_unquoted_section_with_jpy_and_currency_conversion() -> None:
 
 @pytest.mark.parametrize(
     "relative",
-    [str(p.relative_to(FIXTURES)) for folder in ("alipay", "wechatpay", "stripe", "adyen", "paypal")
-     for p in sorted((FIXTURES / folder).iterdir())],
+    [
+        str(p.relative_to(FIXTURES))
+        for folder in ("alipay", "wechatpay", "stripe", "adyen", "paypal")
+        for p in sorted((FIXTURES / folder).iterdir())
+    ],
 )
 def test_every_record_of_every_fixture_is_accounted_for(relative: str) -> None:
     sink, result = land(relative)

@@ -124,9 +124,14 @@ def test_zero_amounts_and_absent_fee_and_net_are_fine(tmp_path: Path) -> None:
 
 
 def test_a_json_number_amount_is_read_exactly(tmp_path: Path) -> None:
-    sink, _ = land_jsonl(tmp_path, ['{"provider":"adyen","statement_date":"2026-11-18","type":"payment",'
-                                    '"order_id":"o","amount":12.500000000000000001,"currency":"USD",'
-                                    '"booked_at":"2026-11-18T10:00:00Z"}'])
+    sink, _ = land_jsonl(
+        tmp_path,
+        [
+            '{"provider":"adyen","statement_date":"2026-11-18","type":"payment",'
+            '"order_id":"o","amount":12.500000000000000001,"currency":"USD",'
+            '"booked_at":"2026-11-18T10:00:00Z"}'
+        ],
+    )
     assert sink.frame("rejected_lines")["reason"].to_list() == ["bad_amount"]
 
 
@@ -235,7 +240,8 @@ def test_a_float_amount_column_rejects_the_whole_parquet_file_as_one_record(tmp_
     )
     rejected = sink.frame("rejected_lines").row(0, named=True)
     assert (rejected["line_number"], rejected["reason"]) == (0, "bad_amount")
-    assert "'amount'" in rejected["message"] and "double" in rejected["message"]
+    assert "'amount'" in rejected["message"]
+    assert "double" in rejected["message"]
     assert (result.counts.read, result.counts.landed, result.counts.rejected) == (1, 0, 1)
 
 

@@ -8,7 +8,7 @@ reading of the rules written independently of the Polars plan.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -27,6 +27,7 @@ from orders_pipeline.lib.common.vocabulary import (
 from orders_pipeline.lib.finance_tables.exceptions import exceptions
 from orders_pipeline.lib.finance_tables.summary import daily_summary
 from orders_pipeline.lib.outcomes.rules import classify_orders
+from orders_pipeline.lib.outcomes.statement_evidence import COVERED_DAY_SCHEMA, STATEMENT_ROW_COLUMNS, Statements
 from orders_pipeline.lib.warehouse.contracts import ORDER_OUTCOMES
 from orders_pipeline_tests.outcomes.test_rules import T0, make_callbacks, make_orders
 
@@ -84,9 +85,18 @@ def truncated_seconds(delta: timedelta) -> int:
 
 
 def reference(
-    orders: list[dict[str, Any]], callbacks: list[dict[str, Any]], as_of: datetime, cfg: Settings
+    orders: list[dict[str, Any]],
+    callbacks: list[dict[str, Any]],
+    as_of: datetime,
+    cfg: Settings,
+    statement: tuple[list[dict[str, Any]], set[str], set[tuple[str, date]]] = ([], set(), set()),
 ) -> dict[str, dict[str, Any]]:
-    """Apply the rules, read literally, one order at a time."""
+    """Apply the rules, read literally, one order at a time.
+
+    ``statement``: the statement rows that exist for the run, the providers with statements and
+    the covered (provider, day) pairs (all days UTC here).
+    """
+    statement_rows, with_statements, covered_days = statement
     lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in orders:
         if line["created_at"] <= as_of:
@@ -119,10 +129,37 @@ def reference(
 
         last = terminal[-1] if terminal else None
         age = as_of - created
-        if before("success", "failed"):
+
+        has = canon["provider"] in with_statements
+        own = [r for r in statement_rows if has and r["order_id"] == order_id and r["provider"] == canon["provider"]]
+        payments = [r for r in own if r["type"] == "payment"]
+        in_currency = [r["amount_minor"] for r in payments if r["currency"] == canon["currency"]]
+        window = []
+        day = created.date()
+        while day <= (created + profile.settlement_delay).date():
+            window.append(day)
+            day += timedelta(days=1)
+        covered = has and all((canon["provider"], d) in covered_days for d in window)
+        holds = bool(payments)
+        failed_last = last is not None and (
+            last["status"] == "failed" or (last["status"] == "reversed" and not before("success", "reversed"))
+        )
+        if not has:
+            status = "none"
+        elif payments:
+            matches = len(in_currency) == len(payments) and (
+                abs(sum(in_currency) - canon["amount_minor"]) <= cfg.amount_tolerance_minor
+            )
+            status = "matched" if matches else "amount_differs"
+        else:
+            status = "not_found" if covered else "awaiting"
+
+        if before("success", "failed") or (failed_last and holds):
             outcome = "conflict"
         elif before("success", "reversed"):
             outcome = "reversed"
+        elif last is not None and last["status"] == "success" and covered and not holds:
+            outcome = "unsettled"
         elif last is not None and last["status"] == "success":
             differs = (
                 last["currency"] != canon["currency"]
@@ -132,6 +169,10 @@ def reference(
             outcome = "amount_mismatch" if differs else "confirmed"
         elif last is not None:
             outcome = "failed"
+        elif holds:
+            outcome = "callback_lost"
+        elif age > profile.sla and covered:
+            outcome = "not_at_provider"
         elif age > profile.retry_horizon:
             outcome = "missing"
         elif age > profile.sla:
@@ -150,11 +191,17 @@ def reference(
             "callback_before_order": any(c["event_time"] < created - cfg.clock_skew_allowance for c, _ in mine),
             "acknowledged": any(c["status"] == "pending" for c, _ in mine) and not terminal,
             "provider_mismatch": any(c["provider"] != canon["provider"] for c, _ in mine),
-            "statement_conflict": False,
-            "statement_refund": False,
-            "statement_amount_mismatch": False,
+            "statement_conflict": failed_last and holds,
+            "statement_refund": any(r["type"] in ("refund", "chargeback") for r in own),
+            "statement_amount_mismatch": status == "amount_differs",
         }
-        action = "review_submission" if flags["conflicting_submission"] else ACTION_BY_OUTCOME[outcome]
+        action = ACTION_BY_OUTCOME[outcome]
+        if outcome == "confirmed" and flags["statement_amount_mismatch"] and not flags["statement_refund"]:
+            action = "review_amount"
+        if outcome == "confirmed" and flags["statement_refund"]:
+            action = "refund_review"
+        if flags["conflicting_submission"]:
+            action = "review_submission"
         result[order_id] = {
             "order_id": order_id,
             "merchant_id": canon["merchant_id"],
@@ -174,8 +221,8 @@ def reference(
             "latency_seconds": truncated_seconds(first_received - created) if first_received else None,
             "age_seconds": truncated_seconds(age),
             "as_of": as_of,
-            "statement_status": "none",
-            "statement_amount_minor": None,
+            "statement_status": status,
+            "statement_amount_minor": sum(in_currency) if in_currency else None,
         }
     return result
 
@@ -229,3 +276,41 @@ def test_summary_and_exceptions_tie_out_to_the_outcomes(case: tuple[Any, ...]) -
     assert set(urgent["order_id"]) == needing_action
     assert urgent.height == len(needing_action)
     assert urgent["priority"].is_sorted()
+
+
+statement_rows = st.fixed_dictionaries(
+    {
+        "order_id": st.sampled_from([*ORDER_IDS, "ghost"]),
+        "provider": st.sampled_from(PROVIDERS),
+        "type": st.sampled_from(["payment", "payment", "refund", "chargeback", "fee"]),
+        "amount_minor": st.integers(0, 3),
+        "currency": st.sampled_from(["USD", "JPY"]),
+    }
+)
+statement_scenario = st.tuples(
+    scenario,
+    st.lists(statement_rows, max_size=6),
+    st.sets(st.sampled_from(PROVIDERS), max_size=3),
+    st.sets(
+        st.tuples(st.sampled_from(PROVIDERS), st.sampled_from([T0.date() + timedelta(days=d) for d in range(-1, 32)])),
+        max_size=12,
+    ),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(statement_scenario)
+def test_outcomes_with_statements_match_a_literal_reading_of_the_spec(case: tuple[Any, ...]) -> None:
+    (orders, callbacks, as_of, shuffle), rows, providers, covered = case
+    providers |= {r["provider"] for r in rows}  # a provider with rows has statements
+    orders, callbacks = with_read_order(orders, shuffle), with_read_order(callbacks, shuffle[::-1])
+    evidence = Statements(
+        pl.DataFrame(rows, schema=STATEMENT_ROW_COLUMNS).lazy(),
+        tuple(sorted(providers)),
+        pl.DataFrame(sorted(covered), schema=COVERED_DAY_SCHEMA, orient="row"),
+    )
+    result = classify_orders(make_orders(*orders), make_callbacks(*callbacks), as_of, SETTINGS, evidence).collect()
+    expected = reference(orders, callbacks, as_of, SETTINGS, (rows, providers, covered))
+    assert result["order_id"].to_list() == sorted(expected)
+    for row in result.iter_rows(named=True):
+        assert row == expected[row["order_id"]]

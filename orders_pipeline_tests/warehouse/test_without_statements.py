@@ -59,7 +59,11 @@ def digests(warehouse: Path, columns_of: dict[str, list[str]] | None = None) -> 
             columns = columns_of.get(table, present) if columns_of else present
             listed = ", ".join(f'"{c}"' for c in columns)
             rows = con.execute(f"SELECT {listed} FROM recon.{table} ORDER BY ALL").fetchall()
-            out[table] = {"columns": columns, "rows": len(rows), "sha256": hashlib.sha256(repr(rows).encode()).hexdigest()}
+            out[table] = {
+                "columns": columns,
+                "rows": len(rows),
+                "sha256": hashlib.sha256(repr(rows).encode()).hexdigest(),
+            }
         return out
     finally:
         con.close()

@@ -43,7 +43,9 @@ def statement_lines(context: dg.AssetExecutionContext, reconciliation: Reconcili
 
 
 @dg.asset(deps=["statement_lines"], group_name=GROUP, kinds={"duckdb", "polars"})
-def statement_coverage(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource) -> dg.MaterializeResult:
+def statement_coverage(
+    context: dg.AssetExecutionContext, reconciliation: ReconciliationResource
+) -> dg.MaterializeResult:
     """Per provider, statement day and currency: the statement files and rows of the day, the
     payment, refund, chargeback, fee, payout and adjustment totals, and whether the day is
     covered (it ended before the as-of, in the provider's statement timezone). Orders are

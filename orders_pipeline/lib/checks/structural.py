@@ -74,7 +74,7 @@ def statement_rows_conserved(con: duckdb.DuckDBPyConnection) -> CheckEvidence:
 
 
 def records_conserved(con: duckdb.DuckDBPyConnection, kinds: tuple[InputKind, ...], suite: str) -> CheckEvidence:
-    """Per input file of ``kinds``: records read = landed + rejected + ignored, and the tables hold exactly those rows."""
+    """Per input file of ``kinds``: records read = landed + rejected + ignored, and the tables hold those rows."""
     landed = " UNION ALL ".join(
         f"SELECT '{kind}' AS kind, file, count(*) AS n FROM {table.qualified()} GROUP BY ALL"
         for kind, table in LANDED.items()
@@ -387,7 +387,8 @@ def statement_coverage_ties_out(con: duckdb.DuckDBPyConnection, as_of: Any) -> C
         FULL JOIN recomputed AS r
           ON c.provider = r.provider AND c.statement_date = r.statement_date AND c.currency = r.currency
         LEFT JOIN day_files AS d
-          ON d.provider = coalesce(c.provider, r.provider) AND d.statement_date = coalesce(c.statement_date, r.statement_date)
+          ON d.provider = coalesce(c.provider, r.provider)
+         AND d.statement_date = coalesce(c.statement_date, r.statement_date)
         ORDER BY ALL
         """,
         params={"as_of": as_of},

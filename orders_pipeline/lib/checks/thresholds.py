@@ -3,8 +3,8 @@
 Thresholds come from ``Settings.alerts``: overdue rate, missing amount per currency, orphan
 rate, any callback outage, any sequence gap, and with statements: unsettled amount per
 currency, and statement days expected but not delivered (a provider that sends statements
-has none for a day between its first statement day and the last day that has ended). Each is judged by Great Expectations on a
-one-row frame of exact measurements; breaches go to the alert sinks
+has none for a day between its first statement day and the last day that has ended). Each is
+judged by Great Expectations on a one-row frame of exact measurements; breaches go to the alert sinks
 (:mod:`~orders_pipeline.lib.checks.alert_sinks`).
 """
 
@@ -61,9 +61,7 @@ class ThresholdResult:
     message: str
 
 
-def missing_statement_days(
-    delivered: pl.DataFrame, as_of: datetime, settings: Settings
-) -> dict[str, list[date]]:
+def missing_statement_days(delivered: pl.DataFrame, as_of: datetime, settings: Settings) -> dict[str, list[date]]:
     """Per provider with statements, the days between its first statement day and the last day that ended without one.
 
     ``delivered``: the (``provider``, ``statement_date``) some statement file is for.
@@ -102,8 +100,11 @@ def measure(
     """
     orders = int(outcome_totals["orders"].sum() or 0)
     overdue = int(outcome_totals.filter(pl.col("outcome") == "overdue")["orders"].sum() or 0)
+
     def amount_of(outcome: str) -> dict[str, int]:
-        rows = outcome_totals.filter(pl.col("outcome") == outcome).group_by("currency").agg(pl.col("amount_minor").sum())
+        rows = (
+            outcome_totals.filter(pl.col("outcome") == outcome).group_by("currency").agg(pl.col("amount_minor").sum())
+        )
         return {cur: int(amount) for cur, amount in rows.sort("currency").iter_rows()}
 
     return {
@@ -192,7 +193,8 @@ def _message(name: str, observed: Any, limit: Any, m: dict[str, Any], passed: bo
         if not observed:
             return "every expected statement day was delivered"
         listed = "; ".join(
-            f"{provider}: {', '.join(d.isoformat() for d in days)}" for provider, days in m["statement_days_missing"].items()
+            f"{provider}: {', '.join(d.isoformat() for d in days)}"
+            for provider, days in m["statement_days_missing"].items()
         )
         return f"{observed} statement day(s) expected but not delivered ({listed})"
     if name == "callback_outages":

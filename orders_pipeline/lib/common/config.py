@@ -222,8 +222,8 @@ def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settin
     statements_raw = _mapping(raw.get("statements"), f"{source}: statements")
     _check_keys(statements_raw, _STATEMENT_KEYS, f"{source}: statements")
     if "stripe_metadata_key" in statements_raw:
-        key = _optional_str(statements_raw["stripe_metadata_key"], f"{source}: statements.stripe_metadata_key")
-        settings = replace(settings, statements=StatementSettings(stripe_metadata_key=key or "order_id"))
+        metadata_key = _optional_str(statements_raw["stripe_metadata_key"], f"{source}: statements.stripe_metadata_key")
+        settings = replace(settings, statements=StatementSettings(stripe_metadata_key=metadata_key or "order_id"))
 
     if "amount_tolerance_minor" in raw:
         settings = replace(

@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from orders_pipeline.lib.common.vocabulary import LogKind
+from orders_pipeline.lib.common.vocabulary import InputKind
 from orders_pipeline.lib.inputs.discovery import check_kind
 from orders_pipeline.lib.inputs.fields import (
     FIELDS,
@@ -111,7 +111,7 @@ class ParserPool:
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def acquire(self, kind: LogKind, timezone: str) -> LineParser:
+    def acquire(self, kind: InputKind, timezone: str) -> LineParser:
         """Take an idle parser for ``kind`` and ``timezone``, or open a new one."""
         with self._lock:
             if self._pid != os.getpid():  # a forked child must not share its parent's connections
@@ -153,7 +153,7 @@ _DUCKDB_BATCH_ROWS = 65_536
 class LineParser:
     """Parses chunks of one kind of line into (landed, rejected) frames, with a private in-memory DuckDB."""
 
-    def __init__(self, kind: LogKind, timezone: str) -> None:
+    def __init__(self, kind: InputKind, timezone: str) -> None:
         """Open the parser's DuckDB connection and prepare its queries."""
         check_kind(kind)
         self.kind = kind

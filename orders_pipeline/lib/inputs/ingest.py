@@ -114,6 +114,7 @@ class FileIngestor:
     """
 
     def __init__(self, kind: InputKind, settings: Settings, sink: LineSink, chunk_lines: int) -> None:
+        """Prepare to ingest files of ``kind`` into ``sink``, about ``chunk_lines`` lines at a time."""
         self.kind = kind
         self.settings = settings
         self.sink = sink
@@ -128,6 +129,7 @@ class FileIngestor:
         self._pending: deque[tuple[Future[tuple[pl.DataFrame, pl.DataFrame]], FileCounts]] = deque()
 
     def close(self) -> None:
+        """Cancel what is still in flight and stop the workers."""
         for future, _ in self._pending:
             future.cancel()
         self._pool.shutdown(wait=True)
@@ -155,12 +157,15 @@ class FileIngestor:
         stats.rejected += rejected.height
 
     def drain(self) -> None:
+        """Write every parsed chunk still in flight to the sink."""
         while self._pending:
             self._drain_one()
 
     def ingest_file(self, file: InputFile, hasher: Any) -> FileCounts:
+        """Read, parse and write one JSONL or CSV file (hashing its content into ``hasher``); its counts."""
         fmt = format_of(file.path.name)
-        assert fmt is not None and fmt[0] != "parquet"
+        assert fmt is not None
+        assert fmt[0] != "parquet"
         stats = FileCounts()
         blocks = read_blocks(file, self.block_size, hasher)
         if fmt[0] == "jsonl":
@@ -170,8 +175,17 @@ class FileIngestor:
         self.drain()
         return stats
 
-    def submit_cells(self, file: InputFile, cells: pl.DataFrame, raw: pl.Series, line_numbers: Any, stats: FileCounts,
-                     malformed: pl.Series, cell_counts: pl.Series, bad_encoding: pl.Series) -> None:
+    def submit_cells(
+        self,
+        file: InputFile,
+        cells: pl.DataFrame,
+        raw: pl.Series,
+        line_numbers: Any,
+        stats: FileCounts,
+        malformed: pl.Series,
+        cell_counts: pl.Series,
+        bad_encoding: pl.Series,
+    ) -> None:
         """Validate records already split into cells ``c_<field>`` (native statement layouts, Parquet)."""
         for lo in range(0, cells.height, self.task_lines):
             hi = min(cells.height, lo + self.task_lines)

@@ -216,9 +216,7 @@ def _sync_kind(
     with transaction(con):
         con.execute(f"DELETE FROM {MANIFEST.qualified()} WHERE kind = ?", [kind])
         if rows:
-            con.executemany(
-                f"INSERT INTO {MANIFEST.qualified()} VALUES ({', '.join('?' * _MANIFEST_COLUMNS)})", rows
-            )
+            con.executemany(f"INSERT INTO {MANIFEST.qualified()} VALUES ({', '.join('?' * _MANIFEST_COLUMNS)})", rows)
     statuses: dict[str, int] = {}
     for row in rows:
         statuses[row[-1]] = statuses.get(row[-1], 0) + 1
@@ -288,7 +286,8 @@ def _delete_lines(
         if kind == STATEMENTS:
             con.execute(
                 f"INSERT INTO {TOUCHED_STATEMENT_DAYS.qualified()} "
-                f"SELECT DISTINCT ?, provider, statement_date FROM {landed} WHERE file IN (SELECT unnest(?::VARCHAR[]))",
+                f"SELECT DISTINCT ?, provider, statement_date FROM {landed} "
+                "WHERE file IN (SELECT unnest(?::VARCHAR[]))",
                 [run_id, files],
             )
     con.execute(f"DELETE FROM {landed} WHERE file IN (SELECT unnest(?::VARCHAR[]))", [files])

@@ -149,7 +149,9 @@ def _checks(kind: InputKind) -> list[tuple[pl.Expr, str]]:
             checks.append((~present(name), f"missing_field:{name}"))
         type_ok = pl.col("type_norm").is_in(list(STATEMENT_TYPES))
         checks.append((~type_ok, "bad_type"))
-        checks.append((~present("order_id") & pl.col("type_norm").is_in(list(ORDER_STATEMENT_TYPES)), "missing_field:order_id"))
+        checks.append(
+            (~present("order_id") & pl.col("type_norm").is_in(list(ORDER_STATEMENT_TYPES)), "missing_field:order_id")
+        )
         for name in ("order_id", "provider"):
             checks.append((pl.col("ns_" + name), f"bad_field:{name}"))
         checks.append((pl.col("date_value").is_null(), "bad_date"))
@@ -190,9 +192,7 @@ def _checks(kind: InputKind) -> list[tuple[pl.Expr, str]]:
     return checks
 
 
-def validate(
-    x: pl.DataFrame, meta: pl.DataFrame, kind: InputKind, timezone: str
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def validate(x: pl.DataFrame, meta: pl.DataFrame, kind: InputKind, timezone: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Apply the rules to extracted field columns: (landed rows, rejected rows), one reason per rejected row.
 
     ``x`` holds, per line, the text of every field (``t_<field>``), DuckDB's parse of the

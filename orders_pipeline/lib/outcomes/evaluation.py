@@ -78,7 +78,11 @@ def evaluate_outcomes(
     def classify_batch(batch: int) -> tuple[pa.Table, dict[str, int], int]:
         orders, callbacks = (read_batch(scratch / kind, batch, columns) for kind, columns in inputs.items())
         statements = (
-            Statements(read_batch(scratch / STATEMENTS, batch, STATEMENT_ROW_COLUMNS), evidence.providers, evidence.covered_days)
+            Statements(
+                read_batch(scratch / STATEMENTS, batch, STATEMENT_ROW_COLUMNS),
+                evidence.providers,
+                evidence.covered_days,
+            )
             if evidence.providers
             else None
         )

@@ -115,8 +115,9 @@ def days_to_evaluate(
     first, last = requested or (date.max, date.min)
     windows = _statement_windows(con, settings)
     by_window = (
-        f"""
-        UNION SELECT DISTINCT o.created_at::DATE FROM landing.orders AS o, (SELECT unnest($windows, recursive := true)) AS w
+        """
+        UNION SELECT DISTINCT o.created_at::DATE
+        FROM landing.orders AS o, (SELECT unnest($windows, recursive := true)) AS w
         WHERE o.created_at <= $as_of AND o.provider = w.provider
           AND o.created_at >= w.created_from AND o.created_at < w.created_before
         """

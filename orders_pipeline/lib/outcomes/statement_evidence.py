@@ -93,7 +93,7 @@ def _settlement_delay_us(provider: pl.Expr, settings: Settings) -> pl.Expr:
 
 def with_statement_evidence(facts: pl.LazyFrame, statements: Statements, settings: Settings) -> pl.LazyFrame:
     """``facts`` (one row per order: order_id, provider, currency, created_at) plus the statement columns."""
-    rows = statements.rows.select(list(STATEMENT_ROW_COLUMNS)).cast(STATEMENT_ROW_COLUMNS)
+    rows = statements.rows.select(list(STATEMENT_ROW_COLUMNS)).cast(pl.Schema(STATEMENT_ROW_COLUMNS))
     is_payment = pl.col("type") == "payment"
     per_currency = rows.group_by("order_id", "provider", "currency").agg(
         is_payment.sum().cast(pl.Int64).alias("_rows"),
@@ -116,6 +116,7 @@ def with_statement_evidence(facts: pl.LazyFrame, statements: Statements, setting
     provider = pl.col("provider")
     window_end = pl.col("created_at") + pl.duration(microseconds=_settlement_delay_us(provider, settings))
     runs = covered_runs(statements.covered_days).lazy()
+    has = pl.col("_has_statements")
     return (
         facts.join(per_order, on="order_id", how="left")
         .with_columns(
@@ -123,13 +124,15 @@ def with_statement_evidence(facts: pl.LazyFrame, statements: Statements, setting
             _local_date(window_end, provider, settings).alias("_window_last"),
         )
         .join(runs, left_on=["provider", "_window_last"], right_on=["provider", "statement_date"], how="left")
+        .with_columns(provider.is_in(list(statements.providers)).alias("_has_statements"))
+        # Evidence only counts for a provider that has statements (the (S) rules are inert otherwise).
         .with_columns(
-            provider.is_in(list(statements.providers)).alias("_has_statements"),
-            (pl.col("_run_start") <= pl.col("_window_first")).fill_null(False).alias("_covered"),
-            pl.col("_payment_rows").fill_null(0),
-            pl.col("_payment_rows_in_currency").fill_null(0),
-            pl.col("_payment_in_other_currency").fill_null(False),
-            pl.col("_statement_refund").fill_null(False),
+            (has & (pl.col("_run_start") <= pl.col("_window_first"))).fill_null(False).alias("_covered"),
+            pl.when(has).then(pl.col("_payment_rows")).fill_null(0).alias("_payment_rows"),
+            pl.when(has).then(pl.col("_payment_rows_in_currency")).fill_null(0).alias("_payment_rows_in_currency"),
+            pl.when(has).then(pl.col("_payments_in_currency")).alias("_payments_in_currency"),
+            (has & pl.col("_payment_in_other_currency")).fill_null(False).alias("_payment_in_other_currency"),
+            (has & pl.col("_statement_refund")).fill_null(False).alias("_statement_refund"),
         )
         .drop("_window_first", "_window_last", "_run_start")
     )
@@ -146,4 +149,3 @@ def without_statement_evidence(facts: pl.LazyFrame) -> pl.LazyFrame:
         pl.lit(False).alias("_payment_in_other_currency"),
         pl.lit(False).alias("_statement_refund"),
     )
-

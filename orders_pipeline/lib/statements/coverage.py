@@ -68,7 +68,9 @@ def statement_days(con: duckdb.DuckDBPyConnection, as_of: datetime, settings: Se
     days = _days(con, as_of, settings)
     return StatementDays(
         providers=tuple(sorted(days["provider"].unique().to_list())),
-        covered_days=days.filter(pl.col("covered")).select(list(COVERED_DAY_SCHEMA)).cast(COVERED_DAY_SCHEMA),
+        covered_days=days.filter(pl.col("covered"))
+        .select(list(COVERED_DAY_SCHEMA))
+        .cast(pl.Schema(COVERED_DAY_SCHEMA)),
     )
 
 

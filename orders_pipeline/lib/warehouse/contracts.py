@@ -170,7 +170,11 @@ STATEMENT_LINES = Table(
         _c("provider", "VARCHAR", "provider whose statement holds the row, lower-case"),
         _c("statement_date", "DATE", "the day the statement covers, in the provider's statement timezone"),
         _c("type", "VARCHAR", "payment, refund, chargeback, fee, payout or adjustment"),
-        _c("order_id", "VARCHAR", "the merchant's order reference as the provider reports it (payment, refund, chargeback)"),
+        _c(
+            "order_id",
+            "VARCHAR",
+            "the merchant's order reference as the provider reports it (payment, refund, chargeback)",
+        ),
         _c("amount_minor", "BIGINT", "gross amount in minor units, never negative (the type gives the direction)"),
         _CURRENCY,
         _c("booked_at", "TIMESTAMPTZ", "when the provider booked the row (UTC); later than the as-of: not in the run"),
@@ -347,7 +351,9 @@ EXCEPTIONS = Table(
         _c("action", "VARCHAR", "what to do"),
         _c("age_seconds", "BIGINT", "whole seconds from created_at to the as-of"),
         _c("priority", "BIGINT", "1 = most urgent (review_status) ... 6 = least (query_provider, close_unpaid)"),
-        _c("statement_status", "VARCHAR", "what the provider's statement says: none, awaiting, matched, not_found, ..."),
+        _c(
+            "statement_status", "VARCHAR", "what the provider's statement says: none, awaiting, matched, not_found, ..."
+        ),
     ),
 )
 

@@ -14,17 +14,24 @@ Recognised by a header holding ``Merchant Reference``, ``Type`` and a gross debi
 
 Mapping to the canonical statement line:
 
-| canonical | from |
-|---|---|
-| provider | ``adyen`` |
-| type | ``Type`` (any case): Settled, SettledExternally, SettledInInstallments -> payment; Refunded, RefundedExternally, RefundedInInstallments -> refund; Chargeback, ChargebackExternally, SecondChargeback -> chargeback; Fee, MiscCosts, PaymentCost, InvoiceDeduction, AuthorisationSchemeFee -> fee; MerchantPayout -> payout; every other journal type (ChargebackReversed, RefundedReversed, DepositCorrection, MatchedStatement, ManualCorrected, BankInstructionReturned, ...) -> adjustment |
-| order_id | ``Merchant Reference`` |
-| amount, currency | ``Gross Credit (GC)``, else ``Gross Debit (GC)``, in ``Gross Currency``; a row without gross amounts: ``Net Credit (NC)``, else ``Net Debit (NC)``, in ``Net Currency`` |
-| booked_at | ``Booking Date`` with ``Booking Date TimeZone`` when the report has them, else ``Creation Date`` with ``TimeZone``; a date without a time is its midnight |
-| statement_date | the date of that ``booked_at`` as written (the account's time zone) |
-| provider_txn_id | ``Modification Reference`` (the booking's own reference: two partial refunds of one payment stay two rows), else ``Psp Reference`` |
-| net | ``Net Credit (NC)`` or ``Net Debit (NC)`` when the net currency is the row's currency |
-| fee | not one column in this report (commission, markup, scheme fees and interchange are separate): left out |
+- provider: ``adyen``
+- type: ``Type`` (any case): Settled, SettledExternally, SettledInInstallments -> payment;
+  Refunded, RefundedExternally, RefundedInInstallments -> refund; Chargeback,
+  ChargebackExternally, SecondChargeback -> chargeback; Fee, MiscCosts, PaymentCost,
+  InvoiceDeduction, AuthorisationSchemeFee -> fee; MerchantPayout -> payout; every other journal
+  type (ChargebackReversed, RefundedReversed, DepositCorrection, MatchedStatement,
+  ManualCorrected, BankInstructionReturned, ...) -> adjustment
+- order_id: ``Merchant Reference``
+- amount, currency: ``Gross Credit (GC)``, else ``Gross Debit (GC)``, in ``Gross Currency``; a
+  row without gross amounts: ``Net Credit (NC)``, else ``Net Debit (NC)``, in ``Net Currency``
+- booked_at: ``Booking Date`` with ``Booking Date TimeZone`` when the report has them, else
+  ``Creation Date`` with ``TimeZone``; a date without a time is its midnight
+- statement_date: the date of that ``booked_at`` as written (the account's time zone)
+- provider_txn_id: ``Modification Reference`` (the booking's own reference: two partial refunds
+  of one payment stay two rows), else ``Psp Reference``
+- net: ``Net Credit (NC)`` or ``Net Debit (NC)`` when the net currency is the row's currency
+- fee: not one column in this report (commission, markup, scheme fees and interchange are
+  separate): left out
 
 Time zone abbreviations are read with their standard offset (:data:`ZONE_OFFSETS`); an
 abbreviation not in that table is left in the text, so the row is rejected ``bad_timestamp``

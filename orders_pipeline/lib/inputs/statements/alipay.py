@@ -9,18 +9,16 @@ Recognised by a first line starting ``#支付宝`` or a header holding 商户订
 
 Mapping to the canonical statement line:
 
-| canonical | from |
-|---|---|
-| provider | ``alipay`` |
-| type | 业务类型: 交易 -> payment, 退款 -> refund (any other value is kept: ``bad_type``) |
-| order_id | 商户订单号 |
-| amount | 订单金额（元） without its sign (refunds are negative) |
-| currency | ``CNY`` (the bill has no currency column) |
-| booked_at | 完成时间, Beijing time (+08:00) |
-| statement_date | the date of 完成时间 |
-| provider_txn_id | 支付宝交易号 |
-| fee | 服务费（元） without its sign |
-| net | 商家实收（元） without its sign |
+- provider: ``alipay``
+- type: 业务类型: 交易 -> payment, 退款 -> refund (any other value is kept: ``bad_type``)
+- order_id: 商户订单号
+- amount: 订单金额（元） without its sign (refunds are negative)
+- currency: ``CNY`` (the bill has no currency column)
+- booked_at: 完成时间, Beijing time (+08:00)
+- statement_date: the date of 完成时间
+- provider_txn_id: 支付宝交易号
+- fee: 服务费（元） without its sign
+- net: 商家实收（元） without its sign
 
 Every cell is stripped of surrounding blanks and TABs (the trailing TAB is an export artefact,
 not part of the id). ``#`` lines are ignored records: the two totals lines (``#交易合计``,

@@ -16,18 +16,24 @@ Recognised by a first line whose first cell is ``RH``, ``FH``, ``SH`` or ``CH``.
 
 Mapping of an ``SB`` row to the canonical statement line:
 
-| canonical | from |
-|---|---|
-| provider | ``paypal`` |
-| type | ``Transaction Event Code`` (T-code; "the event group portion is sufficient for reconciliation") with ``Transaction Debit or Credit``: T00nn credit -> payment (a T00nn debit is money the merchant sent: adjustment); T1107 (refund) -> refund; T1106 (payment reversal) and T1201 (chargeback) -> chargeback; T01nn -> fee; T04nn (withdrawal to a bank) -> payout; every other code (currency conversions, holds and releases, fee and chargeback reversals, ...) -> adjustment |
-| order_id | ``Custom Field``, else ``Invoice ID`` (the order the webhook adapter reads: ``custom_id``, then ``invoice_id``) |
-| amount | ``Gross Transaction Amount`` in hundredths, written as a decimal (``10400`` -> ``104.00``); validation then applies the currency's exponent |
-| currency | ``Gross Transaction Currency`` |
-| booked_at | ``Transaction Completion Date`` (else ``Transaction Initiation Date``): ``2026/01/06 03:12:28 -0800`` -> ``2026-01-06T03:12:28-08:00`` |
-| statement_date | the start date of the row's ``SH`` section (else the date of ``booked_at``) |
-| provider_txn_id | ``Transaction ID`` |
-| fee | ``Fee Amount`` in hundredths, when its ``Fee Currency`` is the row's currency |
-| net | not in the report |
+- provider: ``paypal``
+- type: ``Transaction Event Code`` (T-code; "the event group portion is sufficient for
+  reconciliation") with ``Transaction Debit or Credit``: T00nn credit -> payment (a T00nn debit
+  is money the merchant sent: adjustment); T1107 (refund) -> refund; T1106 (payment reversal)
+  and T1201 (chargeback) -> chargeback; T01nn -> fee; T04nn (withdrawal to a bank) -> payout;
+  every other code (currency conversions, holds and releases, fee and chargeback reversals, ...)
+  -> adjustment
+- order_id: ``Custom Field``, else ``Invoice ID`` (the order the webhook adapter reads:
+  ``custom_id``, then ``invoice_id``)
+- amount: ``Gross Transaction Amount`` in hundredths, written as a decimal (``10400`` ->
+  ``104.00``); validation then applies the currency's exponent
+- currency: ``Gross Transaction Currency``
+- booked_at: ``Transaction Completion Date`` (else ``Transaction Initiation Date``):
+  ``2026/01/06 03:12:28 -0800`` -> ``2026-01-06T03:12:28-08:00``
+- statement_date: the start date of the row's ``SH`` section (else the date of ``booked_at``)
+- provider_txn_id: ``Transaction ID``
+- fee: ``Fee Amount`` in hundredths, when its ``Fee Currency`` is the row's currency
+- net: not in the report
 
 ``RH``, ``FH`` and ``SH`` lines are ``ignored:header``; ``SF``, ``SC``, ``RF``, ``RC`` and
 ``FF`` lines ``ignored:summary``; ``CH`` is the column header (not a record). A line of any
@@ -84,7 +90,11 @@ def recognises(first_lines: list[str]) -> bool:
 
 def _iso_time(text: pl.Expr) -> pl.Expr:
     """PayPal's ``YYYY/MM/DD HH:MM:SS ±hhmm`` as RFC 3339 (anything else is left as it is)."""
-    return pl.when(text.str.contains(_PAYPAL_TIME)).then(text.str.replace(_PAYPAL_TIME, "${1}-${2}-${3}T${4}${5}:${6}")).otherwise(text)
+    return (
+        pl.when(text.str.contains(_PAYPAL_TIME))
+        .then(text.str.replace(_PAYPAL_TIME, "${1}-${2}-${3}T${4}${5}:${6}"))
+        .otherwise(text)
+    )
 
 
 def _hundredths(text: pl.Expr) -> pl.Expr:
@@ -105,16 +115,18 @@ def read(lines: list[tuple[str, bool]], settings: Settings) -> NativeRecords:
     ignored: list[IgnoredLine] = []
     section_date: str | None = None
     for record in decoded_records(lines):
-        cells = record.cells or []
-        kind = cells[0].strip() if cells else ""
-        if kind == "CH":
-            header = ["record_type", *(name.strip() for name in cells[1:])]
-        elif kind in _HEADERS:
-            if kind == "SH" and len(cells) > 1:
-                section_date = cells[1].strip()[:10].replace("/", "-")
-            ignored.append(IgnoredLine(record.line_number, record.raw, "ignored:header", f"PayPal {kind} header line"))
-        elif kind in _FOOTERS:
-            ignored.append(IgnoredLine(record.line_number, record.raw, "ignored:summary", f"PayPal {kind} totals line"))
+        parts = record.cells or []
+        record_kind = parts[0].strip() if parts else ""
+        if record_kind == "CH":
+            header = ["record_type", *(name.strip() for name in parts[1:])]
+        elif record_kind in _HEADERS:
+            if record_kind == "SH" and len(parts) > 1:
+                section_date = parts[1].strip()[:10].replace("/", "-")
+            message = f"PayPal {record_kind} header line"
+            ignored.append(IgnoredLine(record.line_number, record.raw, "ignored:header", message))
+        elif record_kind in _FOOTERS:
+            message = f"PayPal {record_kind} totals line"
+            ignored.append(IgnoredLine(record.line_number, record.raw, "ignored:summary", message))
         else:
             rows.append(record)
             section_dates.append(section_date)
@@ -127,7 +139,7 @@ def read(lines: list[tuple[str, bool]], settings: Settings) -> NativeRecords:
     code = cleaned("Transaction Event Code").str.to_uppercase()
     credit = cleaned("Transaction Debit or Credit").str.to_uppercase() == "CR"
     record_type = cleaned("record_type")
-    kind = (
+    row_type = (
         pl.when(record_type != "SB")
         .then(record_type)
         .when(code.str.starts_with("T00"))
@@ -150,16 +162,17 @@ def read(lines: list[tuple[str, bool]], settings: Settings) -> NativeRecords:
         native,
         {
             "provider": pl.lit(NAME),
-            "type": kind,
+            "type": row_type,
             "order_id": pl.coalesce(cleaned("Custom Field"), cleaned("Invoice ID")),
             "amount": _hundredths(cleaned("Gross Transaction Amount")),
             "currency": currency,
             "booked_at": booked,
             "statement_date": pl.coalesce(cleaned("section_date"), date_of(booked)),
             "provider_txn_id": cleaned("Transaction ID"),
-            "fee": pl.when(fee_currency.is_null() | (fee_currency == currency)).then(_hundredths(cleaned("Fee Amount"))),
+            "fee": pl.when(fee_currency.is_null() | (fee_currency == currency)).then(
+                _hundredths(cleaned("Fee Amount"))
+            ),
         },
     )
     # The shape is judged against the report's own columns (the section date is ours).
-    shaped = [CsvRecord(r.line_number, r.raw, r.cells, r.bad_encoding) for r in rows]
-    return records_of(header, shaped, cells, ignored)
+    return records_of(header, rows, cells, ignored)

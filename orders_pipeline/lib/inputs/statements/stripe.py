@@ -1,4 +1,4 @@
-"""Stripe's itemized balance reports (``balance_change_from_activity.itemized.*``, ``payout_reconciliation.itemized.*``).
+"""Stripe's itemized balance reports (``balance_change_from_activity.itemized.*`` and the like).
 
 Source: Stripe, "Balance report" and "Reporting categories"
 (https://docs.stripe.com/reports/balance, https://docs.stripe.com/reports/reporting-categories)
@@ -13,16 +13,19 @@ Recognised by a header holding ``reporting_category``.
 
 Mapping to the canonical statement line:
 
-| canonical | from |
-|---|---|
-| provider | ``stripe`` |
-| type | ``reporting_category``: charge -> payment, refund -> refund, dispute -> chargeback, fee -> fee, payout -> payout; every other category (dispute_reversal, refund_failure, partial_capture_reversal, payout_reversal, transfer, other_adjustment, ...) -> adjustment |
-| order_id | ``payment_metadata[<key>]``, the key from the config (``statements.stripe_metadata_key``, default ``order_id``) |
-| amount, fee, net | ``gross``, ``fee``, ``net`` without their sign |
-| currency | ``currency`` (Stripe writes it lower-case; validation upper-cases it) |
-| booked_at | ``created_utc`` (UTC) when the report has it, else ``created`` (the report's timezone, read like any time without an offset: in the configured timezone) |
-| statement_date | the date of that ``booked_at`` as written |
-| provider_txn_id | ``balance_transaction_id`` (one per balance change, so the same row in two reports is recognised) |
+- provider: ``stripe``
+- type: ``reporting_category``: charge -> payment, refund -> refund, dispute -> chargeback, fee
+  -> fee, payout -> payout; every other category (dispute_reversal, refund_failure,
+  partial_capture_reversal, payout_reversal, transfer, other_adjustment, ...) -> adjustment
+- order_id: ``payment_metadata[<key>]``, the key from the config
+  (``statements.stripe_metadata_key``, default ``order_id``)
+- amount, fee, net: ``gross``, ``fee``, ``net`` without their sign
+- currency: ``currency`` (Stripe writes it lower-case; validation upper-cases it)
+- booked_at: ``created_utc`` (UTC) when the report has it, else ``created`` (the report's
+  timezone, read like any time without an offset: in the configured timezone)
+- statement_date: the date of that ``booked_at`` as written
+- provider_txn_id: ``balance_transaction_id`` (one per balance change, so the same row in two
+  reports is recognised)
 
 A partial capture shows as a charge for the authorised amount plus a partial_capture_reversal
 (an adjustment): the statement's payment is then the authorised amount, and a smaller order
@@ -77,9 +80,7 @@ def read(lines: list[tuple[str, bool]], settings: Settings) -> NativeRecords:
     )
     native = native_columns(header, rows, names)
     category = cleaned("reporting_category")
-    booked = (
-        with_offset(cleaned("created_utc"), "Z") if "created_utc" in header else cleaned("created")
-    )
+    booked = with_offset(cleaned("created_utc"), "Z") if "created_utc" in header else cleaned("created")
     cells = canonical_cells(
         native,
         {

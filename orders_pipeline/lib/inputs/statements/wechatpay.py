@@ -12,18 +12,19 @@ Recognised by a header holding 商户订单号 and 交易状态.
 
 Mapping to the canonical statement line:
 
-| canonical | from |
-|---|---|
-| provider | ``wechatpay`` |
-| type | 交易状态: SUCCESS -> payment; REFUND, REVOKED (a payment revoked after success) -> refund; any other value is kept (``bad_type``) |
-| order_id | 商户订单号 (on a refund row, the original order's number) |
-| amount | payment: 订单金额 (27 columns) or 总金额 (24); refund: 申请退款金额 (27) or 退款金额 (24) |
-| currency | 货币种类 |
-| booked_at | 交易时间, Beijing time (+08:00); full-width colons (``16：33：45`` in the old example) read as ``:`` |
-| statement_date | the date of 交易时间 |
-| provider_txn_id | 微信订单号 |
-| fee | 手续费 when it is exact in the currency (the bill prints five decimals; ``0.05940`` CNY is not a whole fen and is left out rather than rounded or rejecting the row) |
-| net | not in the bill |
+- provider: ``wechatpay``
+- type: 交易状态: SUCCESS -> payment; REFUND, REVOKED (a payment revoked after success) -> refund;
+  any other value is kept (``bad_type``)
+- order_id: 商户订单号 (on a refund row, the original order's number)
+- amount: payment: 订单金额 (27 columns) or 总金额 (24); refund: 申请退款金额 (27) or 退款金额 (24)
+- currency: 货币种类
+- booked_at: 交易时间, Beijing time (+08:00); full-width colons (``16：33：45`` in the old example)
+  read as ``:``
+- statement_date: the date of 交易时间
+- provider_txn_id: 微信订单号
+- fee: 手续费 when it is exact in the currency (the bill prints five decimals; ``0.05940`` CNY is
+  not a whole fen and is left out rather than rounded or rejecting the row)
+- net: not in the bill
 
 Each cell is stripped of its backtick and surrounding blanks. After the detail rows, the line
 whose first cell is 总交易单数 and every line after it are ``ignored:summary`` (never summed:
@@ -91,7 +92,9 @@ def read(lines: list[tuple[str, bool]], settings: Settings) -> NativeRecords:
         first = (record.cells or [""])[0].strip(" \t\r`") if record.cells else ""
         in_summary = in_summary or first == _SUMMARY_START
         if in_summary:
-            ignored.append(IgnoredLine(record.line_number, record.raw, "ignored:summary", "WeChat Pay bill summary line"))
+            ignored.append(
+                IgnoredLine(record.line_number, record.raw, "ignored:summary", "WeChat Pay bill summary line")
+            )
         else:
             rows.append(record)
     native = native_columns(header, rows, _COLUMNS)
