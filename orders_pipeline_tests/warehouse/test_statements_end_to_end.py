@@ -211,7 +211,8 @@ def test_orphan_statement_rows_are_published_one_per_row(runs: dict[str, Any]) -
     orphans = (
         runs["con"]
         .execute(
-            "SELECT provider, type, order_id, amount_minor, currency FROM recon.orphan_statement_lines ORDER BY order_id"
+            "SELECT provider, type, order_id, amount_minor, currency FROM recon.orphan_statement_lines "
+            "ORDER BY order_id"
         )
         .fetchall()
     )
