@@ -209,3 +209,21 @@ def test_sensor_reads_a_cursor_of_the_older_format(tmp_path) -> None:
     write_jsonl(tmp_path / "orders" / "a.jsonl", [ORDER])
     files = json.loads(_tick(resource, None).cursor)["files"]
     assert _tick(resource, json.dumps(files)).run_requests == []
+
+
+def test_sensor_also_watches_the_statement_files(tmp_path) -> None:
+    base = _resource(tmp_path)
+    (tmp_path / "statements").mkdir()
+    watching = ReconciliationResource(
+        orders_path=base.orders_path,
+        callbacks_path=base.callbacks_path,
+        statements_path=str(tmp_path / "statements"),
+        warehouse_path=base.warehouse_path,
+    )
+    write_jsonl(tmp_path / "orders" / "a.jsonl", [ORDER])
+    first = _tick(watching, None)
+    (tmp_path / "statements" / "STL-20261118.01.009.CSV").write_text('"SH","2026/11/18 00:00:00 -0800"\n')
+    second = _tick(watching, first.cursor)
+    assert len(second.run_requests) == 1
+    assert second.run_requests[0].tags["orders_pipeline/new_files"] == "1"
+    assert "statements/STL-20261118.01.009.CSV" in json.loads(second.cursor)["files"]

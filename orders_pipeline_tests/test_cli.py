@@ -149,3 +149,20 @@ def test_files_of_another_format_are_named_in_a_warning(tmp_path, small_logs, ca
     code, _, err = _run(_reconcile_args(orders, callbacks, tmp_path / "w.duckdb"), capsys)
     assert code == 0
     assert "1 orders file(s) of another format not read (e.g. extra.json)" in err
+
+
+def test_missing_statements_path_is_a_one_line_error(tmp_path, small_logs, capsys) -> None:
+    orders, callbacks = small_logs
+    args = _reconcile_args(orders, callbacks, tmp_path / "w.duckdb", "--statements", str(tmp_path / "nope"))
+    code, _, err = _run(args, capsys)
+    assert code == 2
+    _assert_one_line_error(err, "statements path", "does not exist")
+
+
+def test_bad_statement_config_value_is_named(tmp_path, small_logs, capsys) -> None:
+    orders, callbacks = small_logs
+    config = tmp_path / "c.yaml"
+    config.write_text("providers:\n  alipay: {statement_timezone: Mars/Olympus}\n")
+    code, _, err = _run(_reconcile_args(orders, callbacks, tmp_path / "w.duckdb", "--config", str(config)), capsys)
+    assert code == 2
+    _assert_one_line_error(err, "providers.alipay.statement_timezone", "Mars/Olympus")

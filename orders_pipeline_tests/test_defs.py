@@ -99,3 +99,16 @@ def test_classification_in_many_hash_batches_gives_the_same_outcomes(
     assert materialization.metadata["batches"].value == 3  # 6 order lines, at most 2 per batch
     con = duckdb.connect(str(warehouse), read_only=True)
     assert dict(con.execute("SELECT order_id, outcome FROM recon.order_outcomes").fetchall()) == EXPECTED_SMALL_OUTCOMES
+
+
+def test_statements_are_their_own_assets_wired_into_the_outcomes() -> None:
+    graph = defs.resolve_asset_graph()
+    outcomes = graph.get(dg.AssetKey("order_outcomes"))
+    assert {dg.AssetKey("statement_lines"), dg.AssetKey("statement_coverage")} <= set(outcomes.parent_keys)
+    assert dg.AssetKey("statement_lines") in graph.get(dg.AssetKey("statement_coverage")).parent_keys
+    assert dg.AssetKey("statement_lines") in graph.get(dg.AssetKey("orphan_statement_lines")).parent_keys
+    blocking = {key.name: graph.get_check_spec(key).blocking for key in graph.asset_check_keys}
+    assert blocking["statement_rows_conserved"] is True
+    assert blocking["statement_coverage_ties_out"] is True
+    assert blocking["unsettled_amount"] is False
+    assert blocking["missing_statement_days"] is False
