@@ -73,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--orders", type=int, required=True, help="number of orders")
     generate.add_argument("--seed", type=int, default=1, help="random seed (same seed, same bytes)")
     generate.add_argument("--out", required=True, help="output directory (gets orders/ and callbacks/)")
+    generate.add_argument(
+        "--statements",
+        action="store_true",
+        help="also write the providers' statements (statements/, statements-late/ and statements.yaml)",
+    )
     generate.set_defaults(handler=_generate)
 
     history = commands.add_parser(
@@ -269,6 +274,16 @@ def _generate(args: argparse.Namespace) -> int:
         f"in {len(corpus.files)} files under {out}",
         file=sys.stderr,
     )
+    if args.statements:
+        from orders_pipeline.devtools.statements import generate_statements
+
+        statements = generate_statements(args.orders, args.seed, out)
+        print(
+            f"wrote {statements.rows} statement rows in {len(statements.files)} files under {out / 'statements'} "
+            f"({len(statements.late_files)} delivered late under {out / 'statements-late'}); "
+            f"reconcile with --statements {out / 'statements'} --config {statements.config}",
+            file=sys.stderr,
+        )
     print(_iso(corpus.as_of))
     return EXIT_OK
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -1074,6 +1075,48 @@ def _csv_text(frame: pl.DataFrame, fields: tuple[str, ...], malformed_row: int, 
             cells.append("EXTRA")
         rows[malformed_row] = ",".join(cells)
     return ("\n".join([",".join(fields), *rows]) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class OrderChunk:
+    """The distinct orders of one chunk as :func:`generate_corpus` draws them (for the statement generator).
+
+    ``order_id`` is the id the order lines carry; ``provider`` and ``currency`` index
+    :data:`PROVIDERS` and :data:`CURRENCIES`; ``created_us`` is the canonical ``created_at`` in
+    microseconds since the epoch; ``fate`` is what the provider does with the order (the
+    ``F_*`` codes).
+    """
+
+    order_id: np.ndarray
+    provider: np.ndarray
+    currency: np.ndarray
+    amount_minor: np.ndarray
+    created_us: np.ndarray
+    fate: np.ndarray
+    latency_us: np.ndarray
+
+
+def order_chunks(n_orders: int, seed: int) -> Iterator[OrderChunk]:
+    """Redraw, chunk by chunk, the orders :func:`generate_corpus` writes for ``(n_orders, seed)``.
+
+    Each chunk's orders are the first draw of that chunk's random stream, so they are the same
+    orders, without formatting or writing any line.
+    """
+    world = _build_world(n_orders, seed)
+    n_chunks = -(-n_orders // CHUNK_ORDERS)
+    for chunk in range(n_chunks):
+        lo, hi = chunk * CHUNK_ORDERS, min(n_orders, (chunk + 1) * CHUNK_ORDERS)
+        rng = np.random.default_rng([seed, 0x5EED, 2, chunk])
+        o = _make_orders(world, rng, lo, hi, first_chunk=chunk == 0, last_chunk=chunk == n_chunks - 1)
+        yield OrderChunk(
+            order_id=np.char.add("ORD", _scramble(o["idx"], _ORDER_ID_MULT, world.salt).astype(str)),
+            provider=o["prov"],
+            currency=o["cur"],
+            amount_minor=o["amount"],
+            created_us=o["created"],
+            fate=o["fate"],
+            latency_us=o["latency"],
+        )
 
 
 def generate_corpus(
