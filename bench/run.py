@@ -9,7 +9,11 @@ peak RSS belongs to that measurement alone:
 - floor: DuckDB reading the same JSONL into typed tables, nothing else;
 - pipeline: ``orders-pipeline reconcile`` end to end (stage breakdown from ``recon.runs``);
 - baseline: bench/baseline.py (pandas) on min(N, --baseline-max) orders; when N is larger,
-  a separate corpus of that size (same seed) is generated and the pipeline is timed on it too.
+  a separate corpus of that size (same seed) is generated and the pipeline is timed on it too;
+- with ``--statements``: the corpus also gets the providers' statements
+  (``orders_pipeline.devtools.statements``, native layouts), and the pipeline is timed a second
+  time with them (``--statements``); the difference is what statements cost. The baseline is
+  compared with the run without statements.
 
 Pipeline and baseline must give the same (order_id, outcome, flags, action) for every order of
 the shared corpus; the script exits with status 1 when they do not (the CI smoke relies on it).
@@ -64,6 +68,17 @@ class Corpus:
     as_of: str
     order_lines: int
     callback_lines: int
+    statement_rows: int = 0
+
+    @property
+    def statements(self) -> Path:
+        """The statements folder (empty unless generated with statements)."""
+        return self.path / "statements"
+
+    @property
+    def statement_config(self) -> Path:
+        """The config the generated statements need (their statement timezones)."""
+        return self.path / "statements.yaml"
 
     @property
     def orders(self) -> Path:
@@ -76,23 +91,27 @@ class Corpus:
         return self.path / "callbacks"
 
 
-def generator_fingerprint() -> str:
-    """SHA-256 of the generator's source: a corpus made by another version is not reused."""
-    spec = importlib.util.find_spec("orders_pipeline.devtools.generator")
-    if spec is None or spec.origin is None:
-        raise BenchError("orders_pipeline.devtools.generator is not importable")
-    return hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
+def generator_fingerprint(statements: bool = False) -> str:
+    """SHA-256 of the generators' source: a corpus made by another version is not reused."""
+    digest = hashlib.sha256()
+    modules = ["orders_pipeline.devtools.generator"] + (["orders_pipeline.devtools.statements"] if statements else [])
+    for module in modules:
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            raise BenchError(f"{module} is not importable")
+        digest.update(Path(spec.origin).read_bytes())
+    return digest.hexdigest()
 
 
-def ensure_corpus(n_orders: int, seed: int) -> Corpus:
-    """The plain-JSONL corpus for ``(n_orders, seed)``, generated unless already on disk.
+def ensure_corpus(n_orders: int, seed: int, statements: bool = False) -> Corpus:
+    """The plain-JSONL corpus for ``(n_orders, seed)`` (with its statements), generated unless already on disk.
 
     The marker file is written last, so an interrupted generation is redone, not reused; it
     records the generator's fingerprint, so a changed generator means a new corpus.
     """
-    path = WORK / f"corpus-{n_orders}-s{seed}"
+    path = WORK / f"corpus-{n_orders}-s{seed}{'-statements' if statements else ''}"
     marker = path / CORPUS_MARKER
-    fingerprint = generator_fingerprint()
+    fingerprint = generator_fingerprint(statements)
     info = json.loads(marker.read_text()) if marker.exists() else {}
     if info.get("generator_sha256") == fingerprint:
         print(f"reusing corpus {path.relative_to(REPO)}", flush=True)
@@ -106,18 +125,22 @@ def ensure_corpus(n_orders: int, seed: int) -> Corpus:
         code = (
             "import json, sys; from pathlib import Path;"
             "from orders_pipeline.devtools.generator import generate_corpus;"
-            "c = generate_corpus(int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]), formats_variety=False);"
+            "from orders_pipeline.devtools.statements import generate_statements;"
+            "n, seed, out = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3]);"
+            "c = generate_corpus(n, seed, out, formats_variety=False);"
+            "rows = generate_statements(n, seed, out).rows if sys.argv[4] == '1' else 0;"
             "print(json.dumps({'as_of': c.as_of.isoformat(), 'order_lines': c.order_lines,"
-            " 'callback_lines': c.callback_lines}))"
+            " 'callback_lines': c.callback_lines, 'statement_rows': rows}))"
         )
-        done = subprocess.run(
-            [PYTHON, "-c", code, str(n_orders), str(seed), str(path)], check=True, capture_output=True, text=True
-        )
+        argv = [PYTHON, "-c", code, str(n_orders), str(seed), str(path), "1" if statements else "0"]
+        done = subprocess.run(argv, check=True, capture_output=True, text=True)
         info = json.loads(done.stdout.strip().splitlines()[-1])
         info |= {"n_orders": n_orders, "seed": seed, "generator_sha256": fingerprint}
         marker.write_text(json.dumps(info, indent=2) + "\n")
         print(f"  generated in {time.perf_counter() - started:.1f} s", flush=True)
-    return Corpus(path, n_orders, seed, info["as_of"], info["order_lines"], info["callback_lines"])
+    return Corpus(
+        path, n_orders, seed, info["as_of"], info["order_lines"], info["callback_lines"], info.get("statement_rows", 0)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,8 +221,8 @@ def measure_baseline(corpus: Corpus, out_dir: Path) -> tuple[Measurement, Path]:
     return measurement, parquet
 
 
-def pipeline_command(corpus: Corpus, warehouse: Path) -> list[str]:
-    """The pipeline's CLI command line for ``corpus``."""
+def pipeline_command(corpus: Corpus, warehouse: Path, statements: bool = False) -> list[str]:
+    """The pipeline's CLI command line for ``corpus`` (with its statements when asked)."""
     cli = Path(PYTHON).with_name("orders-pipeline")
     program = str(cli) if cli.exists() else (shutil.which("orders-pipeline") or "orders-pipeline")
     return [
@@ -214,10 +237,13 @@ def pipeline_command(corpus: Corpus, warehouse: Path) -> list[str]:
         "--as-of",
         corpus.as_of,
         "--quiet",
+        *(["--statements", str(corpus.statements), "--config", str(corpus.statement_config)] if statements else []),
     ]
 
 
-def measure_pipeline(corpus: Corpus, out_dir: Path, label: str = "pipeline") -> tuple[Measurement, Path]:
+def measure_pipeline(
+    corpus: Corpus, out_dir: Path, label: str = "pipeline", statements: bool = False
+) -> tuple[Measurement, Path]:
     """The pipeline CLI end to end on a fresh warehouse; returns its measurement and the warehouse.
 
     The outcomes are read later (:func:`read_outcomes`), once every program has been measured:
@@ -228,7 +254,9 @@ def measure_pipeline(corpus: Corpus, out_dir: Path, label: str = "pipeline") -> 
     for stale in out_dir.glob("warehouse.duckdb*"):
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     wall, peak, _ = run_measured(
-        f"{label} on {corpus.n_orders:,}", pipeline_command(corpus, warehouse), out_dir / "pipeline.log"
+        f"{label} on {corpus.n_orders:,}",
+        pipeline_command(corpus, warehouse, statements),
+        out_dir / ("pipeline-statements.log" if statements else "pipeline.log"),
     )
     run = read_run(warehouse)
     stages = json.loads(run["stage_seconds"]) if run.get("stage_seconds") else {}
@@ -354,6 +382,19 @@ def versions() -> str:
     return ", ".join(parts)
 
 
+def statements_cost(without: Measurement, with_statements: Measurement) -> str:
+    """What the statements added to the pipeline, in wall seconds and per stage."""
+    stages = sorted(set(without.stages) | set(with_statements.stages))
+    deltas = ", ".join(
+        f"{stage} {with_statements.stages.get(stage, 0.0) - without.stages.get(stage, 0.0):+.2f}" for stage in stages
+    )
+    return (
+        f"statements cost: {with_statements.wall_seconds - without.wall_seconds:+.2f} s wall "
+        f"({with_statements.wall_seconds / without.wall_seconds:.2f}x), "
+        f"{with_statements.peak_rss_mb - without.peak_rss_mb:+,.0f} MB peak RSS; per stage: {deltas}"
+    )
+
+
 def ratios_line(
     floor: Measurement,
     pipeline: Measurement,
@@ -369,12 +410,19 @@ def ratios_line(
 
 
 def write_results(
-    path: Path, command: str, corpora: list[Corpus], table: list[str], comparison: str, ratios: str
+    path: Path,
+    command: str,
+    corpora: list[Corpus],
+    table: list[str],
+    comparison: str,
+    ratios: str,
+    statements_line: str = "",
 ) -> None:
     """Write the Markdown results file."""
     corpus_lines = [
         f"- {c.n_orders:,} orders, seed {c.seed}: {c.order_lines:,} order lines and {c.callback_lines:,} callback "
         f"lines (plain JSONL, ~0.1% bad lines), as of {c.as_of}"
+        + (f"; {c.statement_rows:,} statement rows (native layouts)" if c.statement_rows else "")
         for c in corpora
     ]
     text = "\n".join(
@@ -398,6 +446,7 @@ def write_results(
             "",
             f"Outcomes, pipeline vs baseline: {comparison.splitlines()[0]}",
             "",
+            *([statements_line, ""] if statements_line else []),
             *(["```", *comparison.splitlines()[1:], "```", ""] if len(comparison.splitlines()) > 1 else []),
             "```",
             ratios,
@@ -427,6 +476,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-baseline", action="store_true", help="measure floor and pipeline only")
     parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="also generate the providers' statements and time the pipeline with them (their cost)",
+    )
+    parser.add_argument(
         "--keep",
         action="store_true",
         help="keep the warehouses, floor database and baseline outcomes under bench/work/",
@@ -450,11 +504,18 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = WORK / f"run-{args.orders}-s{args.seed}"
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        corpus = ensure_corpus(args.orders, args.seed)
+        corpus = ensure_corpus(args.orders, args.seed, args.statements)
         corpora = [corpus]
         floor = measure_floor(corpus, out_dir)
         pipeline, pipeline_warehouse = measure_pipeline(corpus, out_dir)
         measurements = [floor, pipeline]
+        statements_line = ""
+        if args.statements:
+            statements_dir = out_dir / "with-statements"
+            statements_dir.mkdir(exist_ok=True)
+            with_statements, _ = measure_pipeline(corpus, statements_dir, "pipeline + statements", statements=True)
+            measurements.append(with_statements)
+            statements_line = statements_cost(pipeline, with_statements)
         shared = baseline = None
         identical: bool | None = None
         comparison = "not compared (--skip-baseline)"
@@ -482,7 +543,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(table))
     print()
     print(f"outcomes, pipeline vs baseline: {comparison}")
-    write_results(args.results, command, corpora, table, comparison, ratios)
+    if statements_line:
+        print(statements_line)
+    write_results(args.results, command, corpora, table, comparison, ratios, statements_line)
     print(f"results written to {args.results}")
     if not args.keep:
         shutil.rmtree(out_dir, ignore_errors=True)

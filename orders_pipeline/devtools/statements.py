@@ -440,7 +440,7 @@ def generate_statements(n_orders: int, seed: int, out_dir: Path, *, native: bool
     files: list[Path] = []
     late: list[Path] = []
     for (provider, day_number), day_rows in rows.group_by("provider", "day", maintain_order=True):
-        provider, day_number = str(provider), int(day_number)  # type: ignore[arg-type]
+        provider, day_number = str(provider), int(day_number)
         if day_number > as_of_day or (day_number == as_of_day and provider != "stripe"):
             continue  # not delivered yet (only Stripe's intraday report exists for the as-of's day)
         if provider == "wechatpay" and day_number == as_of_day - 2:

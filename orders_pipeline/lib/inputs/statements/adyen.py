@@ -47,7 +47,6 @@ from __future__ import annotations
 import polars as pl
 
 from orders_pipeline.lib.common.config import Settings
-from orders_pipeline.lib.inputs.csv_records import decoded_records
 from orders_pipeline.lib.inputs.statements.native import (
     NAIVE_TIMESTAMP,
     NativeRecords,
@@ -55,7 +54,10 @@ from orders_pipeline.lib.inputs.statements.native import (
     cleaned,
     date_of,
     native_columns,
+    no_records,
+    read_records,
     records_of,
+    split_header,
     unsigned_decimal,
 )
 
@@ -141,11 +143,9 @@ def _local_time(date: pl.Expr, zone: pl.Expr) -> pl.Expr:
 
 def read(lines: list[tuple[str, bool]], settings: Settings) -> NativeRecords:
     """The batch's rows as canonical statement cells (every line after the header is a row)."""
-    records = list(decoded_records(lines))
-    if not records:
-        return records_of([], [], canonical_cells(pl.DataFrame(), {}), [])
-    header = [name.strip() for name in records[0].cells or []]
-    rows = records[1:]
+    header, rows = split_header(read_records(lines))
+    if not header:
+        return no_records()
     native = native_columns(header, rows, _NAMES)
     gross = pl.coalesce(cleaned("Gross Credit (GC)"), cleaned("Gross Debit (GC)"))
     net = pl.coalesce(cleaned("Net Credit (NC)"), cleaned("Net Debit (NC)"))

@@ -31,7 +31,6 @@ from __future__ import annotations
 import polars as pl
 
 from orders_pipeline.lib.common.config import Settings
-from orders_pipeline.lib.inputs.csv_records import decoded_records
 from orders_pipeline.lib.inputs.statements.native import (
     IgnoredLine,
     NativeRecords,
@@ -40,7 +39,10 @@ from orders_pipeline.lib.inputs.statements.native import (
     cleaned,
     date_of,
     native_columns,
+    no_records,
+    read_records,
     records_of,
+    split_header,
     unsigned_decimal,
     with_offset,
 )
@@ -78,11 +80,9 @@ def read(lines: list[tuple[str, bool]], settings: Settings) -> NativeRecords:
             table.append(("", False))  # keeps the physical line numbers of the table's records
         else:
             table.append((text, bad))
-    records = list(decoded_records(table))
-    if not records:
-        return records_of([], [], canonical_cells(pl.DataFrame(), {}), ignored)
-    header = [name.strip(" \t\r") for name in records[0].cells or []]
-    rows = records[1:]
+    header, rows = split_header(read_records(table))
+    if not header:
+        return no_records(ignored)
     native = native_columns(header, rows, _COLUMNS)
     business = cleaned("业务类型")
     finished = cleaned("完成时间")

@@ -110,15 +110,19 @@ def _ingest_native(
     counts = FileCounts()
     ingestor = FileIngestor(file.kind, settings, sink, chunk_lines)
     try:
+        shape = records.records.select(
+            pl.col("cells").is_null().or_(pl.col("cells").list.len() > records.width).alias("malformed"),
+            pl.col("cells").list.len().fill_null(0).cast(pl.Int64).alias("cell_counts"),
+        )
         ingestor.submit_cells(
             file,
             records.cells,
-            pl.Series(records.raw, dtype=pl.String),
-            records.line_numbers,
+            records.records["raw"],
+            records.records["line_number"].to_numpy(),
             counts,
-            pl.Series(records.malformed, dtype=pl.Boolean),
-            pl.Series(records.cell_counts, dtype=pl.Int64),
-            pl.Series(records.bad_encoding, dtype=pl.Boolean),
+            shape["malformed"],
+            shape["cell_counts"],
+            records.records["bad_encoding"],
         )
         ingestor.drain()
     finally:

@@ -8,9 +8,9 @@ validation as a canonical statement line (:mod:`orders_pipeline.lib.inputs.valid
 native value the mapping cannot make sense of is rejected with the canonical reason and the
 row's raw text, never dropped.
 
-Records are CSV records (:func:`~orders_pipeline.lib.inputs.csv_records.decoded_records`):
-quoted cells are read as quoted, ``line_number`` is the physical line a record starts on,
-blank lines are not lines, the column header is not a line (docs/rules.md#precise-reading).
+Records are CSV records (:func:`read_records`): quoted cells are read as quoted,
+``line_number`` is the physical line a record starts on, blank lines are not lines, the column
+header is not a line (docs/rules.md#precise-reading).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from orders_pipeline.lib.inputs.csv_records import CsvRecord
+from orders_pipeline.lib.inputs.csv_records import decoded_records
 from orders_pipeline.lib.inputs.fields import STATEMENT_FIELDS
 
 # A timestamp written without an offset, as providers write their local times.
@@ -39,46 +39,107 @@ class IgnoredLine:
 
 @dataclass
 class NativeRecords:
-    """A native file as canonical statement cells, one row per data record, and the lines it ignores."""
+    """A native file as canonical statement cells, one row per data record, and the lines it ignores.
+
+    ``cells`` has the ``c_<field>`` columns; ``records`` the same rows' ``line_number``,
+    ``raw``, ``cells`` (the native cells) and ``bad_encoding`` (:data:`RECORD_SCHEMA`), and
+    ``width`` the number of columns of the native header (a record with more cells is
+    ``malformed_csv``).
+    """
 
     cells: pl.DataFrame
-    raw: list[str] = field(default_factory=list)
-    line_numbers: list[int] = field(default_factory=list)
-    malformed: list[bool] = field(default_factory=list)
-    cell_counts: list[int] = field(default_factory=list)
-    bad_encoding: list[bool] = field(default_factory=list)
+    records: pl.DataFrame
+    width: int
     ignored: list[IgnoredLine] = field(default_factory=list)
 
 
-def native_columns(header: list[str], records: list[CsvRecord], names: tuple[str, ...]) -> pl.DataFrame:
-    """The cells of ``records`` under the header ``names`` that exist (first column of a repeated name wins).
+RECORD_SCHEMA: dict[str, pl.DataType] = {
+    "line_number": pl.Int64(),
+    "raw": pl.String(),
+    "cells": pl.List(pl.String()),
+    "bad_encoding": pl.Boolean(),
+}
+
+
+def read_records(lines: list[tuple[str, bool]]) -> pl.DataFrame:
+    """Every non-blank CSV record of decoded physical lines (:data:`RECORD_SCHEMA`), header included.
+
+    Lines without a quote (the usual case) are split on commas, vectorised; a file with any
+    quote (or a carriage return inside a line) goes through the csv module
+    (:func:`~orders_pipeline.lib.inputs.csv_records.decoded_records`), which reads quoted
+    cells, also across lines. Both give the same records. ``cells`` is null for a record the
+    csv module cannot parse.
+    """
+    if any('"' in text or "\r" in text[:-1] for text, _ in lines):
+        records = list(decoded_records(lines))
+        return pl.DataFrame(
+            {
+                "line_number": [r.line_number for r in records],
+                "raw": [r.raw for r in records],
+                "cells": [r.cells for r in records],
+                "bad_encoding": [r.bad_encoding for r in records],
+            },
+            schema=RECORD_SCHEMA,
+        )
+    kept = [(number, text, bad) for number, (text, bad) in enumerate(lines, start=1) if text.strip(" \t\r")]
+    frame = pl.DataFrame(
+        {
+            "line_number": [k[0] for k in kept],
+            "raw": [k[1] for k in kept],
+            "bad_encoding": [k[2] for k in kept],
+        },
+        schema={name: RECORD_SCHEMA[name] for name in ("line_number", "raw", "bad_encoding")},
+    )
+    raw = pl.col("raw").str.strip_suffix("\r")
+    return frame.select("line_number", raw.alias("raw"), raw.str.split(",").alias("cells"), "bad_encoding")
+
+
+def first_cell() -> pl.Expr:
+    """A record's first cell without blanks, quotes or backticks (a record type, a summary label)."""
+    return pl.col("cells").list.first().str.strip_chars(' \t\r`"')
+
+
+def split_header(records: pl.DataFrame) -> tuple[list[str], pl.DataFrame]:
+    """The first record as the header (names stripped of blanks and backticks) and the records after it."""
+    if records.is_empty():
+        return [], records
+    first = records["cells"][0]
+    header = [name.strip(" \t\r`") for name in (first.to_list() if first is not None else [])]
+    return header, records.slice(1)
+
+
+def native_columns(header: list[str], records: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    """The cells of ``records`` under the header ``names`` (first column of a repeated name wins).
 
     Missing trailing cells are null; a name the header lacks is a null column, so a mapping
     can test for an optional column with ``is_not_null``.
     """
-    positions = {name: header.index(name) for name in names if name in header}
-    columns: dict[str, list[str | None]] = {name: [] for name in names}
-    for record in records:
-        cells = record.cells or []
-        for name in names:
-            pos = positions.get(name)
-            columns[name].append(cells[pos] if pos is not None and pos < len(cells) else None)
-    return pl.DataFrame({name: pl.Series(values, dtype=pl.String) for name, values in columns.items()})
+    cells = pl.col("cells")
+    return records.select(
+        (cells.list.get(header.index(name), null_on_oob=True) if name in header else pl.lit(None, pl.String)).alias(
+            name
+        )
+        for name in names
+    )
+
+
+def ignored_lines(records: pl.DataFrame, reason: str, message: str) -> list[IgnoredLine]:
+    """The records of a (small) frame as ignored lines with one reason."""
+    return [
+        IgnoredLine(number, raw, reason, message) for number, raw in records.select("line_number", "raw").iter_rows()
+    ]
 
 
 def records_of(
-    header: list[str], records: list[CsvRecord], cells: pl.DataFrame, ignored: list[IgnoredLine]
+    header: list[str], records: pl.DataFrame, cells: pl.DataFrame, ignored: list[IgnoredLine]
 ) -> NativeRecords:
-    """Bundle the canonical ``cells`` of ``records`` (same order) with their raw text and shape."""
-    return NativeRecords(
-        cells=cells,
-        raw=[r.raw for r in records],
-        line_numbers=[r.line_number for r in records],
-        malformed=[r.cells is None or len(r.cells) > len(header) for r in records],
-        cell_counts=[len(r.cells or []) for r in records],
-        bad_encoding=[r.bad_encoding for r in records],
-        ignored=ignored,
-    )
+    """Bundle the canonical ``cells`` of ``records`` (same order) with the records and the ignored lines."""
+    return NativeRecords(cells=cells, records=records.cast(pl.Schema(RECORD_SCHEMA)), width=len(header), ignored=ignored)
+
+
+def no_records(ignored: list[IgnoredLine] | None = None) -> NativeRecords:
+    """A file with no data record."""
+    return records_of([], pl.DataFrame(schema=RECORD_SCHEMA), canonical_cells(pl.DataFrame(), {}), ignored or [])
 
 
 def canonical_cells(frame: pl.DataFrame, values: dict[str, pl.Expr]) -> pl.DataFrame:

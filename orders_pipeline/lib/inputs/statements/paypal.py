@@ -46,14 +46,15 @@ from __future__ import annotations
 import polars as pl
 
 from orders_pipeline.lib.common.config import Settings
-from orders_pipeline.lib.inputs.csv_records import CsvRecord, decoded_records
 from orders_pipeline.lib.inputs.statements.native import (
-    IgnoredLine,
     NativeRecords,
     canonical_cells,
     cleaned,
     date_of,
+    first_cell,
+    ignored_lines,
     native_columns,
+    read_records,
     records_of,
 )
 
@@ -63,7 +64,6 @@ _HEADERS = ("RH", "FH", "SH")
 _FOOTERS = ("SF", "SC", "RF", "RC", "FF")
 _NAMES = (
     "record_type",
-    "section_date",
     "Transaction ID",
     "Invoice ID",
     "Transaction Event Code",
@@ -109,33 +109,21 @@ def _hundredths(text: pl.Expr) -> pl.Expr:
 
 def read(lines: list[tuple[str, bool]], settings: Settings) -> NativeRecords:
     """The report's ``SB`` rows as canonical statement cells; header and footer lines ignored."""
-    header: list[str] = []
-    rows: list[CsvRecord] = []
-    section_dates: list[str | None] = []
-    ignored: list[IgnoredLine] = []
-    section_date: str | None = None
-    for record in decoded_records(lines):
-        parts = record.cells or []
-        record_kind = parts[0].strip() if parts else ""
-        if record_kind == "CH":
-            header = ["record_type", *(name.strip() for name in parts[1:])]
-        elif record_kind in _HEADERS:
-            if record_kind == "SH" and len(parts) > 1:
-                section_date = parts[1].strip()[:10].replace("/", "-")
-            message = f"PayPal {record_kind} header line"
-            ignored.append(IgnoredLine(record.line_number, record.raw, "ignored:header", message))
-        elif record_kind in _FOOTERS:
-            message = f"PayPal {record_kind} totals line"
-            ignored.append(IgnoredLine(record.line_number, record.raw, "ignored:summary", message))
-        else:
-            rows.append(record)
-            section_dates.append(section_date)
-    with_section = [
-        CsvRecord(r.line_number, r.raw, [*(r.cells or [])[:1], date or "", *(r.cells or [])[1:]], r.bad_encoding)
-        for r, date in zip(rows, section_dates, strict=True)
+    records = read_records(lines).with_columns(first_cell().alias("_kind"))
+    kind = pl.col("_kind")
+    column_header = records.filter(kind == "CH")
+    header = (
+        ["record_type", *(n.strip(' \t\r"') for n in column_header["cells"][0][1:])] if column_header.height else []
+    )
+    section_start = pl.when(kind == "SH").then(pl.col("cells").list.get(1, null_on_oob=True).str.slice(0, 10))
+    records = records.with_columns(section_start.str.replace_all("/", "-").forward_fill().alias("_section"))
+    ignored = [
+        *ignored_lines(records.filter(kind.is_in(_HEADERS)), "ignored:header", "PayPal report, file or section header"),
+        *ignored_lines(records.filter(kind.is_in(_FOOTERS)), "ignored:summary", "PayPal totals line"),
     ]
-    columns = ["record_type", "section_date", *header[1:]]
-    native = native_columns(columns, with_section, _NAMES)
+    rows = records.filter(~kind.is_in([*_HEADERS, *_FOOTERS, "CH"]).fill_null(True))
+    native = native_columns(header, rows, _NAMES).with_columns(rows["_section"].alias("section_date"))
+    rows = rows.drop("_kind", "_section")
     code = cleaned("Transaction Event Code").str.to_uppercase()
     credit = cleaned("Transaction Debit or Credit").str.to_uppercase() == "CR"
     record_type = cleaned("record_type")

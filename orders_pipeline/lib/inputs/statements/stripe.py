@@ -37,14 +37,16 @@ from __future__ import annotations
 import polars as pl
 
 from orders_pipeline.lib.common.config import Settings
-from orders_pipeline.lib.inputs.csv_records import decoded_records
 from orders_pipeline.lib.inputs.statements.native import (
     NativeRecords,
     canonical_cells,
     cleaned,
     date_of,
     native_columns,
+    no_records,
+    read_records,
     records_of,
+    split_header,
     unsigned_decimal,
     with_offset,
 )
@@ -61,11 +63,9 @@ def recognises(first_lines: list[str]) -> bool:
 
 def read(lines: list[tuple[str, bool]], settings: Settings) -> NativeRecords:
     """The report's rows as canonical statement cells (every line after the header is a row)."""
-    records = list(decoded_records(lines))
-    if not records:
-        return records_of([], [], canonical_cells(pl.DataFrame(), {}), [])
-    header = [name.strip() for name in records[0].cells or []]
-    rows = records[1:]
+    header, rows = split_header(read_records(lines))
+    if not header:
+        return no_records()
     order_column = f"payment_metadata[{settings.statements.stripe_metadata_key}]"
     names = (
         "balance_transaction_id",

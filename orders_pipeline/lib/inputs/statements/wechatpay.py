@@ -36,15 +36,18 @@ from __future__ import annotations
 import polars as pl
 
 from orders_pipeline.lib.common.config import Settings
-from orders_pipeline.lib.inputs.csv_records import decoded_records
 from orders_pipeline.lib.inputs.statements.native import (
-    IgnoredLine,
     NativeRecords,
     canonical_cells,
     choose,
     date_of,
+    first_cell,
+    ignored_lines,
     native_columns,
+    no_records,
+    read_records,
     records_of,
+    split_header,
     unsigned_decimal,
     with_offset,
 )
@@ -82,21 +85,14 @@ def _cell(name: str) -> pl.Expr:
 
 def read(lines: list[tuple[str, bool]], settings: Settings) -> NativeRecords:
     """The bill's detail rows as canonical statement cells; the summary lines ignored."""
-    records = list(decoded_records(lines))
-    if not records:
-        return records_of([], [], canonical_cells(pl.DataFrame(), {}), [])
-    header = [name.strip(" \t\r`") for name in records[0].cells or []]
-    rows, ignored = [], []
-    in_summary = False
-    for record in records[1:]:
-        first = (record.cells or [""])[0].strip(" \t\r`") if record.cells else ""
-        in_summary = in_summary or first == _SUMMARY_START
-        if in_summary:
-            ignored.append(
-                IgnoredLine(record.line_number, record.raw, "ignored:summary", "WeChat Pay bill summary line")
-            )
-        else:
-            rows.append(record)
+    header, records = split_header(read_records(lines))
+    if not header:
+        return no_records()
+    in_summary = (first_cell() == _SUMMARY_START).fill_null(False).cum_max()
+    marked = records.with_columns(in_summary.alias("_summary"))
+    rows = marked.filter(~pl.col("_summary")).drop("_summary")
+    summary = marked.filter(pl.col("_summary")).drop("_summary")
+    ignored = ignored_lines(summary, "ignored:summary", "WeChat Pay bill summary line")
     native = native_columns(header, rows, _COLUMNS)
     status = _cell("交易状态")
     refund = status.is_in(["REFUND", "REVOKED"])
