@@ -134,7 +134,8 @@ def records_of(
     header: list[str], records: pl.DataFrame, cells: pl.DataFrame, ignored: list[IgnoredLine]
 ) -> NativeRecords:
     """Bundle the canonical ``cells`` of ``records`` (same order) with the records and the ignored lines."""
-    return NativeRecords(cells=cells, records=records.cast(pl.Schema(RECORD_SCHEMA)), width=len(header), ignored=ignored)
+    typed = records.cast(pl.Schema(RECORD_SCHEMA))
+    return NativeRecords(cells=cells, records=typed, width=len(header), ignored=ignored)
 
 
 def no_records(ignored: list[IgnoredLine] | None = None) -> NativeRecords:
