@@ -1,4 +1,4 @@
-"""Inputs: order and callback files become typed landed lines or rejected lines, each file parsed once.
+"""Inputs: order, callback and statement files become landed, rejected or ignored records, each file parsed once.
 
 Modules, in the order a file travels through them:
 
@@ -10,5 +10,7 @@ Modules, in the order a file travels through them:
 - :mod:`.extraction` pulls every field's text out of a line (DuckDB JSON, or CSV cells),
   with :mod:`.json_numbers` for the rare values only Python's json can read exactly;
 - :mod:`.validation` applies the rules (:mod:`.fields` names the fields and their shapes) and
-  :mod:`.messages` words each rejection.
+  :mod:`.messages` words each rejection;
+- :mod:`.statements` reads statement files: canonical ones as above, Parquet, and the providers'
+  native layouts (one module each), mapped to canonical cells and validated the same way.
 """
