@@ -378,7 +378,8 @@ def test_outcome_structure_check_counts_each_key_problem() -> None:
         "CREATE TABLE recon.order_outcomes AS SELECT order_id, 'm1' AS merchant_id, 'stripe' AS provider, "
         "'USD' AS currency, TIMESTAMPTZ '2026-11-20 09:00:00+00' AS created_at, 'pending' AS outcome, "
         "'none' AS action, []::VARCHAR[] AS flags, 100::BIGINT AS amount_minor, "
-        "NULL::BIGINT AS callback_amount_minor, TIMESTAMPTZ '2026-11-20 12:00:00+00' AS as_of "
+        "NULL::BIGINT AS callback_amount_minor, TIMESTAMPTZ '2026-11-20 12:00:00+00' AS as_of, "
+        "'none' AS statement_status, NULL::BIGINT AS statement_amount_minor "
         "FROM (VALUES ('o1'), ('o1'), ('o3'), ('o4'), ('o5')) AS t(order_id)"
     )
     evidence = one_outcome_per_order(con, datetime(2026, 11, 20, 12, tzinfo=UTC))

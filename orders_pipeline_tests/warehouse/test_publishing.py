@@ -553,8 +553,8 @@ def test_the_snapshot_holds_the_published_tables_and_no_bookkeeping(built) -> No
     finally:
         con.close()
     published = {("recon", t.name.split(".")[1], "BASE TABLE") for t in (*PUBLISHED_TABLES, *HISTORY_TABLES)}
-    lines_views = {("recon", "order_lines", "VIEW"), ("recon", "callback_lines", "VIEW")}
-    landed_tables = {("landing", "orders", "BASE TABLE"), ("landing", "callbacks", "BASE TABLE")}
+    lines_views = {("recon", name, "VIEW") for name in ("order_lines", "callback_lines", "statement_lines")}
+    landed_tables = {("landing", name, "BASE TABLE") for name in ("orders", "callbacks", "statement_lines")}
     assert objects == published | lines_views | landed_tables
     assert lines + callbacks == landed
     assert rejected_rows == rejected
