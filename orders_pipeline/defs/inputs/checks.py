@@ -11,7 +11,7 @@ lines_conserved = blocking_check(
     "input_files",
     LINES_CONSERVED,
     structural.lines_conserved,
-    "Per input file, records read = landed + rejected, and the landed and rejected tables hold exactly those rows.",
+    "Per order and callback file, records read = landed + rejected + ignored, and the tables hold exactly those rows.",
 )
 order_lines_typed = blocking_check(
     "order_lines",
