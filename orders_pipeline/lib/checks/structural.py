@@ -4,6 +4,9 @@ Each function takes a DuckDB connection on the work database (tables as the pipe
 them) and returns a :class:`CheckEvidence`: Great Expectations' verdict plus the sample rows
 that explain a failure. A failure blocks publishing. The reductions run in DuckDB because they touch every row of
 the biggest tables; Great Expectations then judges the small frame (see ``expectations``).
+
+The module is a little over 400 lines because each blocking rule is one exact SQL reduction
+with its evidence; they stay together so the blocking rules read as one list.
 """
 
 from __future__ import annotations
