@@ -94,7 +94,9 @@ class Corpus:
 def generator_fingerprint(statements: bool = False) -> str:
     """SHA-256 of the generators' source: a corpus made by another version is not reused."""
     digest = hashlib.sha256()
-    modules = ["orders_pipeline.devtools.generator"] + (["orders_pipeline.devtools.statements"] if statements else [])
+    modules = ["orders_pipeline.devtools.generator"]
+    if statements:
+        modules += ["orders_pipeline.devtools.statements", "orders_pipeline.devtools.statement_layouts"]
     for module in modules:
         spec = importlib.util.find_spec(module)
         if spec is None or spec.origin is None:
