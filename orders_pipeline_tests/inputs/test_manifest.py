@@ -19,7 +19,7 @@ import pytest
 from orders_pipeline import cli
 from orders_pipeline.lib.common.config import Settings
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS
-from orders_pipeline.lib.inputs import manifest as landing
+from orders_pipeline.lib.inputs import landing as landed_file
 from orders_pipeline.lib.inputs.discovery import discover_files
 from orders_pipeline.lib.inputs.manifest import SyncReport, ranked_lines_sql, sync_landing
 from orders_pipeline.lib.outcomes.rules import classify_orders
@@ -293,13 +293,13 @@ def test_removing_the_original_promotes_its_duplicate(con, tmp_path) -> None:
 def parsed_files(monkeypatch) -> list[str]:
     """The relative paths ``sync_landing`` hands to the parser, in call order."""
     parsed: list[str] = []
-    real_ingest = landing.ingest_file
+    real_ingest = landed_file.land_file
 
     def counting_ingest(file, *args, **kwargs):
         parsed.append(f"{file.kind}/{file.relative}")
         return real_ingest(file, *args, **kwargs)
 
-    monkeypatch.setattr("orders_pipeline.lib.inputs.manifest.ingest_file", counting_ingest)
+    monkeypatch.setattr("orders_pipeline.lib.inputs.landing.land_file", counting_ingest)
     return parsed
 
 
@@ -343,7 +343,7 @@ def test_failed_sync_keeps_finished_files_and_the_next_sync_completes(con, tmp_p
     _sync(con, tmp_path)
     write_jsonl(tmp_path / ORDERS / "b.jsonl", [_order("o5")])
     write_jsonl(tmp_path / CALLBACKS / "a.jsonl", CALLBACKS_A)
-    real_ingest = landing.ingest_file
+    real_ingest = landed_file.land_file
 
     def ingest_then_crash(file, *args, **kwargs):
         result = real_ingest(file, *args, **kwargs)
@@ -351,7 +351,7 @@ def test_failed_sync_keeps_finished_files_and_the_next_sync_completes(con, tmp_p
             raise OSError("disk on fire")
         return result
 
-    monkeypatch.setattr("orders_pipeline.lib.inputs.manifest.ingest_file", ingest_then_crash)
+    monkeypatch.setattr("orders_pipeline.lib.inputs.landing.land_file", ingest_then_crash)
     with pytest.raises(OSError, match="disk on fire"):
         _sync(con, tmp_path, run_id="run-2")
     # The order file finished before the crash stays landed with its manifest row; nothing of
@@ -360,7 +360,7 @@ def test_failed_sync_keeps_finished_files_and_the_next_sync_completes(con, tmp_p
     assert con.execute("SELECT count(*) FROM landing.callbacks").fetchone()[0] == 0
     assert set(_manifest(con)) == {(ORDERS, "a.jsonl"), (ORDERS, "b.jsonl")}
 
-    monkeypatch.setattr("orders_pipeline.lib.inputs.manifest.ingest_file", real_ingest)
+    monkeypatch.setattr("orders_pipeline.lib.inputs.landing.land_file", real_ingest)
     report = _sync(con, tmp_path, run_id="run-3")
     assert report.statuses == {"unchanged": 2, "ingested": 1, "removed": 0}
     reference = configure(duckdb.connect())

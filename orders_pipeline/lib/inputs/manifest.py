@@ -32,7 +32,7 @@ never lands a file twice. Files landed but not classified yet are listed in
 them in the transaction that writes its outcomes, so a run killed in between loses nothing.
 
 Statement files go through the same manifest as log files (their records are parsed by
-:func:`~orders_pipeline.lib.inputs.statements.ingest.ingest_statement_file`); each kind is
+:func:`~orders_pipeline.lib.inputs.landing.land_file`, like every file); each kind is
 synced on its own (:func:`land_inputs` with ``kinds``), so the statements asset and the logs
 asset never undo each other's files.
 """
@@ -47,10 +47,8 @@ import duckdb
 from orders_pipeline.lib.common.config import Settings
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS, InputKind, LogKind
 from orders_pipeline.lib.inputs.discovery import InputFile
-from orders_pipeline.lib.inputs.ingest import ingest_file
+from orders_pipeline.lib.inputs.landing import LandedFile, Lander, land_files, write_landed_file
 from orders_pipeline.lib.inputs.reading import file_sha256
-from orders_pipeline.lib.inputs.sinks import DuckDBSink
-from orders_pipeline.lib.inputs.statements.ingest import ingest_statement_file
 from orders_pipeline.lib.warehouse.contracts import (
     CALLBACK_LINES,
     IGNORED_RECORDS,
@@ -94,18 +92,20 @@ def sync_landing(
     settings: Settings,
     run_id: str,
     kinds: tuple[InputKind, ...] = LOG_KINDS_SYNCED,
+    land: Lander = land_files,
 ) -> SyncReport:
     """Bring the landed lines of ``kinds`` in step with ``files_by_kind`` (each list sorted), a file per transaction.
 
     A kind in ``kinds`` without files in ``files_by_kind`` has none: its landed files are removed.
+    ``land`` is the engine that parses the files this sync wants landed (in process by default);
+    whatever it is, this connection is the only writer of the landing tables.
     """
     ensure_landing_tables(con)
-    sink = DuckDBSink(con)
     statuses: dict[str, int] = {}
     removed: list[str] = []
     changed: list[str] = []
     for kind in kinds:
-        report = _sync_kind(con, kind, files_by_kind.get(kind, []), settings, run_id, sink)
+        report = _sync_kind(con, kind, files_by_kind.get(kind, []), settings, run_id, land)
         for status, count in report.statuses.items():
             statuses[status] = statuses.get(status, 0) + count
         removed += report.removed
@@ -126,7 +126,7 @@ def _sync_kind(
     files: list[InputFile],
     settings: Settings,
     run_id: str,
-    sink: DuckDBSink,
+    land: Lander,
 ) -> SyncReport:
     columns = (
         "file",
@@ -169,9 +169,9 @@ def _sync_kind(
                 changed.append(relative)
 
     ingested: dict[str, dict] = {}
-    for relative in sorted(hash_while_ingesting):
-        ingested[relative] = _ingest_one(con, current[relative], stats[relative], settings, sink, run_id)
-        sha[relative] = ingested[relative]["sha256"]
+    for landed in land([current[relative] for relative in sorted(hash_while_ingesting)], settings):
+        ingested[landed.relative] = _write_one(con, landed, stats[landed.relative], run_id)
+        sha[landed.relative] = landed.sha256
 
     # Originals: the first file, in sorted relative-path order, of each checksum.
     original: dict[str, str] = {}
@@ -192,8 +192,8 @@ def _sync_kind(
     for relative in copies:
         del ingested[relative]
 
-    for relative in sorted(wanted - landed_before - set(ingested)):
-        ingested[relative] = _ingest_one(con, current[relative], stats[relative], settings, sink, run_id)
+    for landed in land([current[relative] for relative in sorted(wanted - landed_before - set(ingested))], settings):
+        ingested[landed.relative] = _write_one(con, landed, stats[landed.relative], run_id)
 
     rows = []
     for relative in sorted(current):
@@ -224,18 +224,10 @@ def _sync_kind(
     return SyncReport(statuses, [f"{kind}/{r}" for r in removed], [f"{kind}/{r}" for r in changed])
 
 
-def _ingest_one(
-    con: duckdb.DuckDBPyConnection,
-    file: InputFile,
-    stat: tuple[int, int],
-    settings: Settings,
-    sink: DuckDBSink,
-    run_id: str,
-) -> dict:
-    """Land one file and its manifest row in one transaction; its counts and SHA-256."""
+def _write_one(con: duckdb.DuckDBPyConnection, ingested: LandedFile, stat: tuple[int, int], run_id: str) -> dict:
+    """Write one landed file and its manifest row in one transaction; its counts and SHA-256."""
     with transaction(con):
-        parse = ingest_statement_file if file.kind == STATEMENTS else ingest_file
-        ingested = parse(file, settings, sink)
+        write_landed_file(con, ingested)
         counts = ingested.counts
         row = {
             "sha256": ingested.sha256,
@@ -244,12 +236,14 @@ def _ingest_one(
             "lines_rejected": counts.rejected,
             "lines_ignored": counts.ignored,
         }
-        con.execute(f"DELETE FROM {MANIFEST.qualified()} WHERE kind = ? AND file = ?", [file.kind, file.relative])
+        con.execute(
+            f"DELETE FROM {MANIFEST.qualified()} WHERE kind = ? AND file = ?", [ingested.kind, ingested.relative]
+        )
         con.execute(
             f"INSERT INTO {MANIFEST.qualified()} VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, 'ingested')",
             [
-                file.kind,
-                file.relative,
+                ingested.kind,
+                ingested.relative,
                 *stat,
                 row["sha256"],
                 row["lines_read"],
@@ -259,7 +253,7 @@ def _ingest_one(
                 run_id,
             ],
         )
-        con.execute(f"INSERT INTO {UNEVALUATED_FILES.qualified()} VALUES (?, ?)", [file.kind, file.relative])
+        con.execute(f"INSERT INTO {UNEVALUATED_FILES.qualified()} VALUES (?, ?)", [ingested.kind, ingested.relative])
     return row
 
 
@@ -342,6 +336,7 @@ def land_inputs(
     settings: Settings,
     run_id: str,
     kinds: tuple[InputKind, ...] = LOG_KINDS_SYNCED,
+    land: Lander = land_files,
 ) -> LandingReport:
     """Sync the landed lines of ``kinds`` with the input files, then refresh the published input tables.
 
@@ -349,7 +344,7 @@ def land_inputs(
     every kind's files, whichever kinds this call synced. The counts and reasons reported are
     those of ``kinds``.
     """
-    sync = sync_landing(con, files_by_kind, settings, run_id, kinds)
+    sync = sync_landing(con, files_by_kind, settings, run_id, kinds, land)
     replace_table_from_query(con, INPUT_FILES, input_files_sql())
     replace_table_from_query(
         con, PUBLISHED_REJECTED_LINES, f"SELECT * FROM {REJECTED_LINES.qualified()} ORDER BY kind, file, line_number"

@@ -6,6 +6,7 @@ from typing import Literal, Protocol
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS
 from orders_pipeline.lib.warehouse.contracts import (
@@ -103,9 +104,14 @@ class DuckDBSink:
             return
         self._buffer[table] = []
         self._buffered[table] = 0
+        self.insert_arrow(table, pl.concat(frames, how="vertical").to_arrow(compat_level=pl.CompatLevel.oldest()))
+
+    def insert_arrow(self, table: SinkTable, arrow: pa.Table) -> None:
+        """Insert ``arrow`` (the table's columns, any order) into ``table`` now, unbuffered."""
+        if arrow.num_rows == 0:
+            return
         target = SINK_TABLES[table]
         columns = ", ".join(quote_identifier(name) for name in target.column_names)
-        arrow = pl.concat(frames, how="vertical").to_arrow(compat_level=pl.CompatLevel.oldest())
         self.con.register("__ingest_frame", arrow)
         # Landed rows carry their own order (file, line_number, read_order): with insertion
         # order preserved, every insert after a table's first leaves row groups that the next

@@ -1,4 +1,4 @@
-"""Evaluating outcomes for a run: the days to evaluate, classified a hash batch at a time, written whole."""
+"""Evaluating outcomes for a run: the days to evaluate, classified a hash bucket at a time, written whole."""
 
 from __future__ import annotations
 
@@ -10,15 +10,20 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from orders_pipeline.lib.common.batching import computed_ahead
 from orders_pipeline.lib.common.config import Settings
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS
 from orders_pipeline.lib.inputs.manifest import ranked_lines_sql
-from orders_pipeline.lib.outcomes.batches import order_batch_count, read_batch, write_batches
+from orders_pipeline.lib.outcomes.batches import (
+    BUCKET_COLUMNS,
+    BucketSpill,
+    Classifier,
+    classify_buckets,
+    order_batch_count,
+    write_batches,
+)
 from orders_pipeline.lib.outcomes.order_days import days_to_evaluate
-from orders_pipeline.lib.outcomes.rules import CLASSIFY_CALLBACK_COLUMNS, CLASSIFY_ORDER_COLUMNS, classify_orders
-from orders_pipeline.lib.outcomes.statement_evidence import STATEMENT_ROW_COLUMNS, Statements
 from orders_pipeline.lib.outcomes.store import replace_days
 from orders_pipeline.lib.statements.coverage import statement_days
 from orders_pipeline.lib.statements.effective import order_rows_sql
@@ -48,53 +53,45 @@ def evaluate_outcomes(
     as_of: datetime,
     settings: Settings,
     requested: tuple[date, date] | None = None,
+    classify: Classifier = classify_buckets,
+    min_buckets: int = 1,
 ) -> EvaluationReport:
     """Re-evaluate the order days this run must evaluate (plus ``requested``) and write their outcomes.
 
     The lines of those days' orders (their order lines, callbacks and statement rows) are
-    spilled once into hash batches under ``scratch``; each batch is classified while DuckDB
-    writes the previous one, and the outcomes replace the days' old rows all at once
+    spilled once into hash buckets under ``scratch`` (at least ``min_buckets``); ``classify``
+    (the engine: :func:`~orders_pipeline.lib.outcomes.batches.classify_buckets` in process by
+    default) classifies each bucket, and the outcomes replace the days' old rows all at once
     (:func:`~orders_pipeline.lib.outcomes.store.replace_days`). Which providers have
     statements and which of their days are covered is decided once for the whole run.
     """
     evidence = statement_days(con, as_of, settings)
     days = days_to_evaluate(con, as_of, settings, requested, evidence.providers)
-    report = EvaluationReport(days, order_batch_count(con, days, as_of), evidence.providers)
-    inputs = {ORDERS: CLASSIFY_ORDER_COLUMNS, CALLBACKS: CLASSIFY_CALLBACK_COLUMNS}
-    for kind, columns in inputs.items():
-        write_batches(con, ranked_lines_sql(kind), list(columns), days, as_of, report.batches, scratch / kind)
-    if evidence.providers:
+    buckets = max(min_buckets, order_batch_count(con, days, as_of))
+    report = EvaluationReport(days, buckets, evidence.providers)
+    spill = BucketSpill(scratch, buckets, with_statements=bool(evidence.providers))
+    for kind in (ORDERS, CALLBACKS):
+        write_batches(
+            con, ranked_lines_sql(kind), list(BUCKET_COLUMNS[kind]), days, as_of, buckets, spill.kind_folder(kind)
+        )
+    if spill.with_statements:
         write_batches(
             con,
             order_rows_sql(),
-            list(STATEMENT_ROW_COLUMNS),
+            list(BUCKET_COLUMNS[STATEMENTS]),
             days,
             as_of,
-            report.batches,
-            scratch / STATEMENTS,
+            buckets,
+            spill.kind_folder(STATEMENTS),
             {"as_of": as_of},
         )
 
-    def classify_batch(batch: int) -> tuple[pa.Table, dict[str, int], int]:
-        orders, callbacks = (read_batch(scratch / kind, batch, columns) for kind, columns in inputs.items())
-        statements = (
-            Statements(
-                read_batch(scratch / STATEMENTS, batch, STATEMENT_ROW_COLUMNS),
-                evidence.providers,
-                evidence.covered_days,
-            )
-            if evidence.providers
-            else None
-        )
-        outcomes = classify_orders(orders, callbacks, as_of, settings, statements).collect()
-        counts = dict(outcomes["outcome"].value_counts().iter_rows())
-        return outcomes.to_arrow(), counts, int((outcomes["action"] != "none").sum())
+    def counted(outcomes: Iterator[pa.Table]) -> Iterator[pa.Table]:
+        for table in outcomes:
+            counts = pc.value_counts(table["outcome"]).to_pylist()
+            report.outcome_counts.update({entry["values"]: entry["counts"] for entry in counts})
+            report.exceptions += int(pc.sum(pc.not_equal(table["action"], "none")).as_py() or 0)
+            yield table
 
-    def classified_batches() -> Iterator[pa.Table]:
-        for outcomes, counts, exceptions in computed_ahead(classify_batch, range(report.batches)):
-            report.outcome_counts.update(counts)
-            report.exceptions += exceptions
-            yield outcomes
-
-    replace_days(con, days, classified_batches())
+    replace_days(con, days, counted(classify(spill, as_of, settings, evidence)))
     return report
