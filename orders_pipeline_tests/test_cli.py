@@ -129,7 +129,7 @@ def test_failed_blocking_check_exits_one_and_leaves_warehouse_unchanged(
         frame = real_classify(*args, **kwargs)
         return pl.concat([frame, frame.head(1)])
 
-    monkeypatch.setattr("orders_pipeline.lib.outcomes.evaluation.classify_orders", classify_with_duplicate)
+    monkeypatch.setattr("orders_pipeline.lib.outcomes.batches.classify_orders", classify_with_duplicate)
     code, _, err = _run(_reconcile_args(*small_logs, warehouse), capsys)
     assert code == 1
     assert "one_outcome_per_order" in err

@@ -293,7 +293,7 @@ def test_order_with_two_outcomes_blocks_publishing(planted, tmp_path, capsys, mo
         frame = real_classify(*args, **kwargs)
         return pl.concat([frame, frame.head(1)])
 
-    monkeypatch.setattr("orders_pipeline.lib.outcomes.evaluation.classify_orders", classify_with_duplicate)
+    monkeypatch.setattr("orders_pipeline.lib.outcomes.batches.classify_orders", classify_with_duplicate)
     _assert_blocked(warehouse, args, before, "one_outcome_per_order", capsys)
     # the failed run's suite is in the Data Docs, failing, next to the published run's
     pages = _docs_pages(warehouse)["order_outcomes_structure"]
