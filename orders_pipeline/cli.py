@@ -91,6 +91,27 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--warehouse", default=None, help="published DuckDB file (default data/warehouse.duckdb)")
     runs.add_argument("--last", type=int, default=10, metavar="N", help="how many runs to show (default 10)")
     runs.set_defaults(handler=_runs)
+
+    report = commands.add_parser(
+        "report",
+        help="the finance close report of one order day (html, xlsx or csv) from the published warehouse",
+    )
+    report.add_argument(
+        "--date", default=None, help="the order day, YYYY-MM-DD (default: the day before the last run's as-of)"
+    )
+    report.add_argument(
+        "--out", default=None, help="file to write (default close-report-<date>.<format> in the current folder)"
+    )
+    report.add_argument(
+        "--format",
+        choices=("html", "xlsx", "csv"),
+        default=None,
+        help="html (one self-contained file), xlsx (a sheet per section) or csv (long form); "
+        "default: from --out's extension, else html",
+    )
+    report.add_argument("--warehouse", default=None, help="published DuckDB file (default data/warehouse.duckdb)")
+    report.add_argument("--config", default=None, help="YAML config whose timezone the day is counted in")
+    report.set_defaults(handler=_report)
     return parser
 
 
@@ -314,6 +335,37 @@ def _runs(args: argparse.Namespace) -> int:
         raise UserError(f"--last must be at least 1, not {args.last}")
     path = Path(args.warehouse) if args.warehouse else _default_warehouse()
     print(runs_text(path, args.last))
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    """Write the close report of one order day (read-only on the warehouse; safe while a run publishes)."""
+    from orders_pipeline.lib.common.config import load_settings
+    from orders_pipeline.lib.common.errors import UserError
+    from orders_pipeline.lib.reports.close_export import write_report
+    from orders_pipeline.lib.reports.close_report import close_report
+
+    settings = load_settings(args.config)
+    day = None
+    if args.date:
+        try:
+            day = date.fromisoformat(args.date)
+        except ValueError:
+            raise UserError(f"--date {args.date!r} is not a day; use YYYY-MM-DD, e.g. 2026-11-19") from None
+    out = Path(args.out) if args.out else None
+    fmt = args.format or (out.suffix.lstrip(".").lower() if out and out.suffix.lower() in (".xlsx", ".csv") else "html")
+    path = Path(args.warehouse) if args.warehouse else _default_warehouse()
+    report = close_report(path, day, settings.timezone)
+    out = out or Path(f"close-report-{report.day}.{fmt}")
+    if out.is_dir():
+        raise UserError(f"--out {out} is a directory; pass a file name like {out / f'close-report-{report.day}.{fmt}'}")
+    if not out.parent.is_dir():
+        raise UserError(f"--out folder {out.parent} does not exist; create it or choose another --out")
+    try:
+        write_report(report, out, fmt)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror}; choose another --out") from None
+    print(f"wrote {out} (close report of {report.day}, {report.timezone}; warehouse as of {_iso(report.as_of)})")
     return EXIT_OK
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from orders_pipeline.lib.common.money import format_minor_units
+from orders_pipeline.lib.common.money import CURRENCY_EXPONENTS, format_minor_units
 
 
 def timestamp_text(value: datetime | None) -> str:
@@ -50,3 +51,18 @@ def where_read(line: dict[str, Any]) -> str:
 def extras_text(line: dict[str, Any], names: tuple[str, ...]) -> str:
     """``  name value`` for each of ``names`` the line has."""
     return "".join(f"  {name} {line[name]}" for name in names if line.get(name) is not None)
+
+
+def currency_decimals(currency: str) -> int:
+    """The currency's ISO 4217 exponent: how many decimals its major units have (2 when unknown)."""
+    return CURRENCY_EXPONENTS.get(currency, 2)
+
+
+def major_units(amount_minor: int, currency: str) -> Decimal:
+    """Exact major units with the currency's decimals: ``1250, "USD"`` -> ``Decimal("12.50")``."""
+    return Decimal(int(amount_minor)).scaleb(-currency_decimals(currency))
+
+
+def major_text(amount_minor: int, currency: str) -> str:
+    """Major units with thousands separators and the currency's decimals: ``123456, "USD"`` -> ``1,234.56``."""
+    return f"{major_units(amount_minor, currency):,}"
