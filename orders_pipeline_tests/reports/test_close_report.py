@@ -396,3 +396,27 @@ def test_totals_tie_out_to_daily_summary_on_every_day(generated) -> None:
             assert total.orders == sum(r.orders for r in providers)
         assert sum(d.orders for d in report.mix if d.day == day) == sum(r.orders for r in report.currency_totals)
     assert expected == {}
+
+
+# --- the pipeline's asset ---------------------------------------------------------------------------
+
+
+def test_each_run_writes_the_report_of_the_day_before_its_as_of(built, report) -> None:
+    folder = built["warehouse"].parent / "reports"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "close-report-2026-11-19.csv",
+        "close-report-2026-11-19.html",
+        "close-report-2026-11-19.xlsx",
+    ]
+    assert (folder / "close-report-2026-11-19.html").read_text(encoding="utf-8") == render_html(report)
+    assert (folder / "close-report-2026-11-19.csv").read_bytes() == render_csv(report).encode()
+
+
+def test_a_report_that_cannot_be_written_never_fails_the_run(small_logs, tmp_path, capsys) -> None:
+    # The small logs have no order on 2026-11-19, the day before their as-of.
+    orders, callbacks = small_logs
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    args = ["reconcile", "--orders", str(orders), "--callbacks", str(callbacks), "--warehouse", str(warehouse)]
+    assert cli.main([*args, "--as-of", "2026-11-20T12:00:00Z", "--quiet"]) == 0
+    assert "close report for 2026-11-19 not written: no orders created on 2026-11-19" in capsys.readouterr().err
+    assert not (warehouse.parent / "reports").exists()

@@ -304,3 +304,14 @@ def write_report(report: CloseReport, path: Path, fmt: str) -> Path:
         raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
     partial.replace(path)
     return path
+
+
+def report_folder(warehouse_path: str | Path) -> Path:
+    """Where the pipeline writes a warehouse's close reports: ``reports/`` beside the warehouse file."""
+    return Path(warehouse_path).parent / "reports"
+
+
+def write_all_forms(report: CloseReport, folder: Path) -> list[Path]:
+    """Write ``close-report-<day>.html``, ``.xlsx`` and ``.csv`` into ``folder`` (created when missing)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return [write_report(report, folder / f"close-report-{report.day}.{fmt}", fmt) for fmt in FORMATS]
