@@ -81,8 +81,8 @@ def write_batches(
         """
         params.update({"as_of": as_of, "days": days})
     folder.mkdir(parents=True, exist_ok=True)
-    target = str(folder).replace("'", "''")
-    con.execute(f"COPY ({query}) TO '{target}' (FORMAT parquet, PARTITION_BY (batch), OVERWRITE)", params)
+    params["batch_folder"] = str(folder)  # a parameter, never SQL text: folders may hold quotes
+    con.execute(f"COPY ({query}) TO $batch_folder (FORMAT parquet, PARTITION_BY (batch), OVERWRITE)", params)
 
 
 def read_batch(folder: Path, batch: int, columns: dict[str, pl.DataType]) -> pa.Table:

@@ -79,7 +79,14 @@ class Warehouse:
             configure(con)
             # DuckDB's buffer pool would otherwise keep most of what a big run wrote in memory
             # (its default limit is 80% of RAM); the work database spills and evicts instead.
-            con.execute(f"SET memory_limit = '{os.environ.get('ORDERS_PIPELINE_DUCKDB_MEMORY', '2GB')}'")
+            memory = os.environ.get("ORDERS_PIPELINE_DUCKDB_MEMORY", "2GB")
+            try:
+                con.execute("SET memory_limit = ?", [memory])  # a parameter: the value is never SQL text
+            except duckdb.Error as exc:
+                raise WarehouseError(
+                    f"ORDERS_PIPELINE_DUCKDB_MEMORY={memory!r} is not a memory size ({str(exc).splitlines()[0]}); "
+                    "set it like 2GB or 512MB, or unset it"
+                ) from None
             for schema in SCHEMAS:
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             for table in RUN_LOG_TABLES:

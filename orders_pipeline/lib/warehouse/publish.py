@@ -62,14 +62,32 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str,
         raise WarehouseError(
             f"the work database {warehouse.work_path} could not be checkpointed; nothing was published"
         )
-    shutil.copyfile(warehouse.work_path, staging)
-    con.execute(f"ATTACH '{staging}' AS snapshot")
+    try:
+        shutil.copyfile(warehouse.work_path, staging)
+        run = _build_snapshot(con, staging, previous, run, started)
+        _fsync(staging)
+        staging.replace(warehouse.path)
+    except BaseException:
+        # A failed publish leaves the warehouse as it was and nothing beside it.
+        for partial in (staging, staging.with_name(f"{staging.name}.wal")):
+            partial.unlink(missing_ok=True)
+        raise
+    _fsync(warehouse.path.parent)
+    return run
+
+
+def _build_snapshot(
+    con: duckdb.DuckDBPyConnection, staging: Path, previous: Path | None, run: dict[str, Any], started: float
+) -> dict[str, Any]:
+    """Trim the staging copy to the published tables, carry history forward and add this run's row."""
+    # Paths are parameters, never SQL text: a folder may be named anything (quotes included).
+    con.execute("ATTACH ? AS snapshot", [str(staging)])
     try:
         _trim_to_published(con)
         for table in HISTORY_TABLES:
             con.execute(table.ddl("snapshot"))
         if previous is not None:
-            con.execute(f"ATTACH '{previous}' AS previous (READ_ONLY)")
+            con.execute("ATTACH ? AS previous (READ_ONLY)", [str(previous)])
             try:
                 _carry_history_forward(con, run["run_id"])
             finally:
@@ -87,9 +105,6 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str,
         _comment_published(con)
     finally:
         con.execute("DETACH snapshot")
-    _fsync(staging)
-    staging.replace(warehouse.path)
-    _fsync(warehouse.path.parent)
     return run
 
 
