@@ -3,6 +3,7 @@
 Every error a user can cause (bad path, bad config, bad timestamp, unwritable warehouse)
 prints one line on stderr that says what is wrong and how to fix it, and exits 2. A failed
 blocking data-quality check exits 1 and names the check; the warehouse is then unchanged.
+Ctrl-C exits 130; a run interrupted before it published leaves the warehouse unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 import os
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +21,9 @@ EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 1  # ``history``: no order (and no orphan callback) with that id
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+INTERRUPTED = "interrupted; the warehouse was not changed"
+PUBLISH_STEP = "reconciliation_warehouse"  # the step that renames the new snapshot over the warehouse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,19 +38,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"orders-pipeline: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("orders-pipeline: interrupted; the published warehouse is unchanged", file=sys.stderr)
-        return 130
+        print(f"orders-pipeline: {INTERRUPTED}", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="orders-pipeline",
         description="Reconcile platform orders against provider callbacks and publish reconciliation tables.",
+        epilog="Run `orders-pipeline COMMAND --help` for a command's options, examples and exit codes.",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"orders-pipeline {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    reconcile = commands.add_parser(
-        "reconcile", help="ingest logs, classify every order, check and publish the warehouse"
+    def command(name: str, help_text: str, examples: str, exit_codes: str) -> argparse.ArgumentParser:
+        epilog = f"examples:\n{examples.rstrip()}\n\nexit codes:\n{exit_codes.rstrip()}"
+        return commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text[0].upper() + help_text[1:] + ".",
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    reconcile = command(
+        "reconcile",
+        "ingest logs, classify every order, check and publish the warehouse",
+        """  orders-pipeline reconcile --orders data/sample/orders --callbacks data/sample/callbacks \\
+      --as-of 2026-11-20T12:00:00Z
+  orders-pipeline reconcile --orders logs/orders --callbacks logs/callbacks --statements bills \\
+      --config recon.yaml --warehouse /srv/recon/warehouse.duckdb --backfill 2026-11-01:2026-11-07""",
+        f"""  0    published; the summary is printed (re-print it with `orders-pipeline summary`)
+  1    a blocking data-quality check failed; the warehouse was not changed
+  2    a mistake to fix (path, config, timestamp, warehouse folder, another run writing)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)""",
     )
     reconcile.add_argument("--orders", required=True, help="order log file or directory (.jsonl/.csv, optionally .gz)")
     reconcile.add_argument("--callbacks", required=True, help="callback log file or directory")
@@ -69,7 +93,14 @@ def _parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--quiet", action="store_true", help="print only the summary")
     reconcile.set_defaults(handler=_reconcile)
 
-    generate = commands.add_parser("generate", help="write a deterministic, realistic corpus of order/callback logs")
+    generate = command(
+        "generate",
+        "write a deterministic, realistic corpus of order/callback logs",
+        """  orders-pipeline generate --orders 100000 --seed 7 --out /tmp/corpus
+  orders-pipeline generate --orders 5000 --out /tmp/corpus --statements""",
+        """  0    written; the corpus's as-of is printed on stdout
+  2    a mistake to fix (--orders below 1, --out not a folder)""",
+    )
     generate.add_argument("--orders", type=int, required=True, help="number of orders")
     generate.add_argument("--seed", type=int, default=1, help="random seed (same seed, same bytes)")
     generate.add_argument("--out", required=True, help="output directory (gets orders/ and callbacks/)")
@@ -80,21 +111,50 @@ def _parser() -> argparse.ArgumentParser:
     )
     generate.set_defaults(handler=_generate)
 
-    history = commands.add_parser(
-        "history", help="where is my order? its outcome, outcome changes across runs, submissions and callbacks"
+    history = command(
+        "history",
+        "where is my order? its outcome, outcome changes across runs, submissions and callbacks",
+        """  orders-pipeline history ord-000042
+  orders-pipeline history ord-000042 --warehouse /srv/recon/warehouse.duckdb""",
+        """  0    the order was found and has an outcome
+  1    no such order (ids are exact), or only orphan callbacks for it
+  2    a mistake to fix (no warehouse there)""",
     )
     history.add_argument("order_id", help="the platform's order reference (exact, case-sensitive)")
     history.add_argument("--warehouse", default=None, help="published DuckDB file (default data/warehouse.duckdb)")
     history.set_defaults(handler=_history)
 
-    runs = commands.add_parser("runs", help="the last published runs: as-of, line counts, checks, timings")
+    runs = command(
+        "runs",
+        "the last published runs: as-of, line counts, checks, timings",
+        """  orders-pipeline runs
+  orders-pipeline runs --last 3 --warehouse /srv/recon/warehouse.duckdb""",
+        """  0    printed
+  2    a mistake to fix (no warehouse there, --last below 1)""",
+    )
     runs.add_argument("--warehouse", default=None, help="published DuckDB file (default data/warehouse.duckdb)")
     runs.add_argument("--last", type=int, default=10, metavar="N", help="how many runs to show (default 10)")
     runs.set_defaults(handler=_runs)
 
-    report = commands.add_parser(
+    summary = command(
+        "summary",
+        "re-print the last run's summary from the published warehouse (read-only)",
+        """  orders-pipeline summary
+  orders-pipeline summary --warehouse /srv/recon/warehouse.duckdb""",
+        """  0    printed
+  2    a mistake to fix (no warehouse there, or nothing published yet)""",
+    )
+    summary.add_argument("--warehouse", default=None, help="published DuckDB file (default data/warehouse.duckdb)")
+    summary.set_defaults(handler=_summary)
+
+    report = command(
         "report",
-        help="the finance close report of one order day (html, xlsx or csv) from the published warehouse",
+        "the finance close report of one order day (html, xlsx or csv) from the published warehouse",
+        """  orders-pipeline report                                   # yesterday, close-report-<day>.html
+  orders-pipeline report --date 2026-11-19 --out close.xlsx
+  orders-pipeline report --date 2026-11-19 --format csv --config recon.yaml""",
+        """  0    written; the file's name is printed
+  2    a mistake to fix (no warehouse, no orders that day, bad --date or --out)""",
     )
     report.add_argument(
         "--date", default=None, help="the order day, YYYY-MM-DD (default: the day before the last run's as-of)"
@@ -131,6 +191,7 @@ def _reconcile(args: argparse.Namespace) -> int:
     callback_files = discover_files(args.callbacks, CALLBACKS, skipped[CALLBACKS])
     statement_files = discover_files(args.statements, STATEMENTS, skipped[STATEMENTS]) if args.statements else []
     warehouse = Warehouse.at(args.warehouse or _default_warehouse())
+    warehouse.check_work_unlocked()
     backfill = _parse_backfill(args.backfill) if args.backfill else None
     for kind, names in skipped.items():
         if names:
@@ -168,6 +229,9 @@ def _reconcile(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     outcome = run_reconcile_job(resource, live_window_tags(as_of, settings, backfill), progress=not args.quiet)
+    if outcome.interrupted:
+        print(f"orders-pipeline: {outcome.error}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if outcome.error:
         print(f"orders-pipeline: error: {outcome.error}", file=sys.stderr)
         return EXIT_CHECK_FAILED if outcome.failed_checks else EXIT_USAGE
@@ -178,12 +242,13 @@ def _reconcile(args: argparse.Namespace) -> int:
 
 
 class JobOutcome:
-    """What the CLI needs from a finished run: an error line, and the blocking checks that failed."""
+    """What the CLI needs from a finished run: an error line, the blocking checks that failed, a Ctrl-C."""
 
-    def __init__(self, error: str | None, failed_checks: list[str]) -> None:
-        """Keep the error line (``None`` when the run published) and the failed blocking checks."""
+    def __init__(self, error: str | None, failed_checks: list[str], interrupted: bool = False) -> None:
+        """Keep the error line (``None`` when the run published), the failed blocking checks, and a Ctrl-C."""
         self.error = error
         self.failed_checks = failed_checks
+        self.interrupted = interrupted
 
 
 def run_reconcile_job(resource, tags: dict[str, str], progress: bool = True, instance=None) -> JobOutcome:  # noqa: ANN001
@@ -194,7 +259,6 @@ def run_reconcile_job(resource, tags: dict[str, str], progress: bool = True, ins
     from orders_pipeline.lib.checks.data_docs import data_docs_folder
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     defs = build_definitions(resource, loggers={"progress": _progress_logger(progress)})
     job = defs.resolve_job_def("reconcile_job")
     if instance is None:
@@ -202,6 +266,16 @@ def run_reconcile_job(resource, tags: dict[str, str], progress: bool = True, ins
     result = job.execute_in_process(
         run_config={"loggers": {"progress": {}}}, tags=tags, instance=instance, raise_on_error=False
     )
+    failures = result.get_step_failure_events()
+    # Dagster turns a Ctrl-C during a step into a failed step (its own SIGINT handler raises
+    # DagsterExecutionInterruptedError there): report it as the interrupt it was.
+    if any(_is_interrupt(failure.step_failure_data.error) for failure in failures):
+        published = any(event.step_key == PUBLISH_STEP and event.is_step_success for event in result.all_node_events)
+        if published:
+            return JobOutcome(
+                "interrupted after the warehouse was published; its close report may be missing", [], True
+            )
+        return JobOutcome(INTERRUPTED, [], True)
     failed_checks = [
         f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         for evaluation in result.get_asset_check_evaluations()
@@ -213,16 +287,28 @@ def run_reconcile_job(resource, tags: dict[str, str], progress: bool = True, ins
             f"(failing rows: {data_docs_folder(resource.warehouse_path) / 'index.html'})",
             failed_checks,
         )
-    failures = result.get_step_failure_events()
     if failures:
         error = failures[0].step_failure_data.error
         while error is not None and error.cause is not None:
             error = error.cause
+        # The innermost error's own words, without Dagster's "module.ClassName: " in front.
         message = error.message.strip().splitlines()[-1] if error else "a step failed"
+        prefix, _, rest = message.partition(": ")
+        if error is not None and error.cls_name and prefix.endswith(error.cls_name) and rest:
+            message = rest
         return JobOutcome(f"{failures[0].step_key} failed: {message}; the warehouse was not changed", [])
     if not result.success:
         return JobOutcome("the run did not complete; the warehouse was not changed", [])
     return JobOutcome(None, [])
+
+
+def _is_interrupt(error) -> bool:  # noqa: ANN001 (dagster's SerializableErrorInfo)
+    """Whether a step's error, or any error it was caused by, is a Ctrl-C."""
+    while error is not None:
+        if error.cls_name in ("KeyboardInterrupt", "DagsterExecutionInterruptedError"):
+            return True
+        error = error.cause or error.context
+    return False
 
 
 def _progress_logger(enabled: bool):  # noqa: ANN202
@@ -237,8 +323,10 @@ def _progress_logger(enabled: bool):  # noqa: ANN202
         def emit(self, record: logging.LogRecord) -> None:
             meta = getattr(record, "dagster_meta", None) or {}
             event = meta.get("dagster_event")
-            if event is None and record.levelno >= logging.WARNING:
-                print(f"  warning: {meta.get('orig_message', record.getMessage())}", file=sys.stderr, flush=True)
+            # Dagster's "Dependencies for step ... Not executing" follow a failure the CLI reports itself.
+            text = str(meta.get("orig_message", record.getMessage()))
+            if event is None and record.levelno >= logging.WARNING and not text.startswith("Dependencies for step"):
+                print(f"  warning: {text}", file=sys.stderr, flush=True)
             if not enabled or event is None or not event.step_key:
                 return
             kind = event.event_type_value
@@ -338,6 +426,14 @@ def _runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _summary(args: argparse.Namespace) -> int:
+    """Re-print the last published run's summary (read-only; safe while a run publishes)."""
+    from orders_pipeline.lib.reports.summary import summary_text
+
+    print(summary_text(Path(args.warehouse) if args.warehouse else _default_warehouse()))
+    return EXIT_OK
+
+
 def _report(args: argparse.Namespace) -> int:
     """Write the close report of one order day (read-only on the warehouse; safe while a run publishes)."""
     from orders_pipeline.lib.common.config import load_settings
@@ -367,6 +463,15 @@ def _report(args: argparse.Namespace) -> int:
         raise UserError(f"cannot write {out}: {exc.strerror}; choose another --out") from None
     print(f"wrote {out} (close report of {report.day}, {report.timezone}; warehouse as of {_iso(report.as_of)})")
     return EXIT_OK
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("orders_pipeline")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def _iso(value: datetime) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,9 +57,28 @@ class Warehouse:
             resolved.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise WarehouseError(f"cannot create the warehouse folder {resolved.parent}: {exc.strerror}") from None
-        if not os.access(resolved.parent, os.W_OK):
-            raise WarehouseError(f"warehouse folder {resolved.parent} is not writable; choose another --warehouse")
+        # os.access says yes to root on a read-only mount: only writing a file proves the folder writable.
+        try:
+            with tempfile.NamedTemporaryFile(dir=resolved.parent, prefix=".orders-pipeline-probe-"):
+                pass
+        except OSError as exc:
+            raise WarehouseError(
+                f"warehouse folder {resolved.parent} is not writable ({exc.strerror}); choose another --warehouse"
+            ) from None
         return cls(resolved)
+
+    def check_work_unlocked(self) -> None:
+        """Fail now, in one line, if another process holds the work database (before a run starts, not midway)."""
+        if not self.work_path.exists():
+            return
+        try:
+            duckdb.connect(str(self.work_path)).close()
+        except duckdb.IOException as exc:
+            raise WarehouseError(self._locked_message(exc)) from None
+
+    def _locked_message(self, exc: duckdb.IOException) -> str:
+        reason = str(exc).splitlines()[0].split(". See also")[0]
+        return f"cannot open the work database {self.work_path}: {reason} (is another run writing it?)"
 
     @property
     def work_path(self) -> Path:
@@ -71,10 +91,7 @@ class Warehouse:
         try:
             con = duckdb.connect(str(self.work_path))
         except duckdb.IOException as exc:
-            raise WarehouseError(
-                f"cannot open the work database {self.work_path}: {str(exc).splitlines()[0]} "
-                "(is another run writing it?)"
-            ) from None
+            raise WarehouseError(self._locked_message(exc)) from None
         try:
             configure(con)
             # DuckDB's buffer pool would otherwise keep most of what a big run wrote in memory
