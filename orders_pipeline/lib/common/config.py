@@ -17,6 +17,8 @@ import yaml
 
 from orders_pipeline.lib.common.errors import ConfigError
 from orders_pipeline.lib.common.time import format_duration, parse_duration, validate_timezone
+from orders_pipeline.lib.common.vocabulary import InputKind
+from orders_pipeline.lib.inputs.field_maps import FieldMap, field_map_for, parse_field_maps
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,12 @@ class Settings:
     statements: StatementSettings = field(default_factory=StatementSettings)
     outages: OutageSettings = field(default_factory=OutageSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    field_maps: tuple[FieldMap, ...] = ()
+    """In-house logs read through a map (docs/field-maps.md), tried in config order."""
+
+    def field_map(self, kind: InputKind, relative: str) -> FieldMap | None:
+        """The field map a file of ``kind`` is read through (the first that matches), else None (canonical)."""
+        return field_map_for(self.field_maps, kind, relative)
 
     def profile(self, provider: str) -> ProviderProfile:
         """The provider's profile, or ``default`` for a provider the table does not name."""
@@ -111,6 +119,7 @@ _TOP_KEYS = {
     "statements",
     "outages",
     "alerts",
+    "field_maps",
 }
 _PROFILE_KEYS = {"sla", "retry_horizon", "settlement_delay", "statement_timezone"}
 _STATEMENT_KEYS = {"stripe_metadata_key"}
@@ -269,7 +278,7 @@ def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settin
         key: parse(alerts_raw[key], f"{source}: alerts.{key}") for key, parse in parsers.items() if key in alerts_raw
     }
     alerts = replace(settings.alerts, **changes)
-    return replace(settings, alerts=alerts)
+    return replace(settings, alerts=alerts, field_maps=parse_field_maps(raw.get("field_maps"), source))
 
 
 def load_settings(path: str | Path | None) -> Settings:

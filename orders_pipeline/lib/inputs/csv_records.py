@@ -16,6 +16,7 @@ import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from orders_pipeline.lib.inputs.field_maps import FieldMap
 from orders_pipeline.lib.inputs.fields import Field
 from orders_pipeline.lib.inputs.reading import BOM
 
@@ -37,14 +38,29 @@ class CsvRecord:
     bad_encoding: bool
 
 
+def csv_columns(
+    fields: tuple[Field, ...], header: tuple[str, ...], field_map: FieldMap | None = None
+) -> list[int | str | None]:
+    """Per field, where its cell is: a header position, the map's constant (a string), or None (absent).
+
+    Without a map a field is the column of its own name; with one, the column the map names
+    (a dotted path is a column name as is). With a repeated column name the first column wins.
+    """
+    out: list[int | str | None] = []
+    for f in fields:
+        constant = field_map.constant(f.name) if field_map is not None else None
+        name = field_map.column(f.name) if field_map is not None else f.name
+        out.append(constant if constant is not None else header.index(name) if name in header else None)
+    return out
+
+
 class CsvBatch:
     """Up to ``chunk_lines`` CSV records, as one string column per field."""
 
-    def __init__(self, fields: tuple[Field, ...], header: tuple[str, ...]) -> None:
-        """Start an empty batch for a file with this header."""
+    def __init__(self, fields: tuple[Field, ...], header: tuple[str, ...], field_map: FieldMap | None = None) -> None:
+        """Start an empty batch for a file with this header (read through ``field_map`` when given)."""
         self.header_size = len(header)
-        # With a repeated column name the first column wins.
-        self.positions = {f.name: header.index(f.name) for f in fields if f.name in header}
+        self.columns = dict(zip((f.name for f in fields), csv_columns(fields, header, field_map), strict=True))
         self.cells: dict[str, list[str | None]] = {f.name: [] for f in fields}
         self.raw: list[str] = []
         self.line_numbers: list[int] = []
@@ -66,8 +82,11 @@ class CsvBatch:
         self.cell_counts.append(len(cells))
         self.bad_encoding.append(rec.bad_encoding)
         for name, column in self.cells.items():
-            pos = self.positions.get(name)
-            column.append(cells[pos] if pos is not None and pos < len(cells) else None)
+            where = self.columns[name]
+            if isinstance(where, int):
+                column.append(cells[where] if where < len(cells) else None)
+            else:
+                column.append(where)
 
 
 def _decode_line(raw: bytes) -> tuple[str, bool]:

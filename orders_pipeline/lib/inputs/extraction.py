@@ -17,6 +17,7 @@ casts and the same validation (:func:`~orders_pipeline.lib.inputs.validation.val
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable
@@ -28,7 +29,9 @@ import polars as pl
 import pyarrow as pa
 
 from orders_pipeline.lib.common.vocabulary import InputKind
+from orders_pipeline.lib.inputs.csv_records import csv_columns
 from orders_pipeline.lib.inputs.discovery import check_kind
+from orders_pipeline.lib.inputs.field_maps import FieldMap, apply_encodings
 from orders_pipeline.lib.inputs.fields import (
     FIELDS,
     LANDED,
@@ -66,7 +69,42 @@ def _field_sql(fields: tuple[Field, ...], src: Callable[[int, Field], str]) -> l
     return items
 
 
-def _json_sql(fields: tuple[Field, ...], table: str) -> str:
+def _mapped_struct_sql(fields: tuple[Field, ...], field_map: FieldMap) -> tuple[str, str]:
+    """(json_transform structure, struct_pack items) reading each canonical field from the map's path.
+
+    One parse per line extracts every source path (nested objects as nested structs); the
+    struct is then rebuilt under the canonical names, constants as literals, so the rest of
+    the extraction reads it exactly as it reads a canonical line.
+    """
+    tree: dict[str, Any] = {}
+    for f in fields:
+        if field_map.constant(f.name) is not None:
+            continue
+        node = tree
+        *parents, leaf = field_map.path(f.name)
+        for segment in parents:
+            node = node.setdefault(segment, {})
+        # A path read both as an amount (JSON, to know its type) and as text keeps JSON.
+        if node.get(leaf) != "JSON":
+            node[leaf] = "JSON" if f.role == "amount" else "VARCHAR"
+    items = []
+    for f in fields:
+        constant = field_map.constant(f.name)
+        if constant is not None:
+            value = _sql_str(constant) + ("::JSON" if f.role == "amount" else "")
+        else:
+            path = field_map.path(f.name)
+            value = "s0." + ".".join(quote_identifier(p) for p in path)
+            typed = tree
+            for segment in path:
+                typed = typed[segment]
+            if typed == "JSON" and f.role != "amount":
+                value = f"json_extract_string({value}, '$')"
+        items.append(f"{quote_identifier(f.name)} := {value}")
+    return json.dumps(tree), ", ".join(items)
+
+
+def _json_sql(fields: tuple[Field, ...], table: str, field_map: FieldMap | None = None) -> str:
     # One JSON parse per line extracts every field into a struct (json_transform: keys are
     # case-sensitive, the first of repeated keys wins). The amount comes as JSON text so that
     # its type is known: '"12.50"' is a string, '12.5' a number. json_valid runs first: an
@@ -84,12 +122,15 @@ def _json_sql(fields: tuple[Field, ...], table: str) -> str:
         f"CASE WHEN starts_with(s.{amount}, '\"') THEN json_extract_string(s.{amount}, '$') "
         f"ELSE CAST(s.{amount} AS VARCHAR) END AS amt_value",
     ]
-    return (
-        "SELECT s, s IS NULL AS malformed, "
-        + ", ".join(items)
-        + f" FROM (SELECT raw, CASE WHEN json_valid(raw) THEN json_transform(raw, {_sql_str(structure)}) END AS s"
-        + f" FROM {table})"
-    )
+    if field_map is None:
+        parsed = f"CASE WHEN json_valid(raw) THEN json_transform(raw, {_sql_str(structure)}) END AS s FROM {table}"
+    else:
+        tree, pack = _mapped_struct_sql(fields, field_map)
+        parsed = (
+            f"CASE WHEN s0 IS NOT NULL THEN struct_pack({pack}) END AS s FROM (SELECT raw, "
+            f"CASE WHEN json_valid(raw) THEN json_transform(raw, {_sql_str(tree)}) END AS s0 FROM {table})"
+        )
+    return "SELECT s, s IS NULL AS malformed, " + ", ".join(items) + f" FROM (SELECT raw, {parsed})"
 
 
 def _columns_sql(fields: tuple[Field, ...], table: str) -> str:
@@ -97,7 +138,7 @@ def _columns_sql(fields: tuple[Field, ...], table: str) -> str:
 
 
 class ParserPool:
-    """Idle parsers by (kind, timezone): a DuckDB connection costs tens of milliseconds to open.
+    """Idle parsers by (kind, timezone, field map): a DuckDB connection costs tens of milliseconds to open.
 
     A parser is used by one thread at a time (acquire/release); its in-memory database holds no
     tables, only the registered chunk while a query runs.
@@ -107,25 +148,25 @@ class ParserPool:
 
     def __init__(self) -> None:
         """Start empty."""
-        self._idle: dict[tuple[str, str], list[LineParser]] = {}
+        self._idle: dict[tuple[str, str, FieldMap | None], list[LineParser]] = {}
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def acquire(self, kind: InputKind, timezone: str) -> LineParser:
-        """Take an idle parser for ``kind`` and ``timezone``, or open a new one."""
+    def acquire(self, kind: InputKind, timezone: str, field_map: FieldMap | None = None) -> LineParser:
+        """Take an idle parser for ``kind``, ``timezone`` and ``field_map``, or open a new one."""
         with self._lock:
             if self._pid != os.getpid():  # a forked child must not share its parent's connections
                 self._idle.clear()
                 self._pid = os.getpid()
-            idle = self._idle.get((kind, timezone))
+            idle = self._idle.get((kind, timezone, field_map))
             if idle:
                 return idle.pop()
-        return LineParser(kind, timezone)
+        return LineParser(kind, timezone, field_map)
 
     def release(self, parser: LineParser) -> None:
         """Give a parser back (closed if enough are idle already)."""
         with self._lock:
-            idle = self._idle.setdefault((parser.kind, parser.timezone), [])
+            idle = self._idle.setdefault((parser.kind, parser.timezone, parser.field_map), [])
             if len(idle) < self._MAX_IDLE:
                 idle.append(parser)
                 return
@@ -151,17 +192,23 @@ _DUCKDB_BATCH_ROWS = 65_536
 
 
 class LineParser:
-    """Parses chunks of one kind of line into (landed, rejected) frames, with a private in-memory DuckDB."""
+    """Parses chunks of one kind of line into (landed, rejected) frames, with a private in-memory DuckDB.
 
-    def __init__(self, kind: InputKind, timezone: str) -> None:
+    With a field map, each canonical field is read from the map's path (or is the map's
+    constant) and the map's encodings are applied before validation
+    (:mod:`~orders_pipeline.lib.inputs.field_maps`); ``timezone`` is then the map's.
+    """
+
+    def __init__(self, kind: InputKind, timezone: str, field_map: FieldMap | None = None) -> None:
         """Open the parser's DuckDB connection and prepare its queries."""
         check_kind(kind)
         self.kind = kind
         self.fields = FIELDS[kind]
         self.timezone = timezone
+        self.field_map = field_map
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")
-        self._json_sql = _json_sql(self.fields, "__lines")
+        self._json_sql = _json_sql(self.fields, "__lines", field_map)
         self._columns_sql = _columns_sql(self.fields, "__fields")
 
     def close(self) -> None:
@@ -222,7 +269,7 @@ class LineParser:
         )
         x = self._number_literals(x, amount)
         x = self._exact_fallback(x)
-        return validate(x, meta, self.kind, self.timezone)
+        return self._validate(x, meta)
 
     def _number_literals(self, x: pl.DataFrame, amount: str) -> pl.DataFrame:
         r"""Read the exact literal of amounts that are JSON numbers with a fraction or an exponent.
@@ -235,7 +282,7 @@ class LineParser:
         idx = x.select(pl.arg_where(pl.col("amt_inexact"))).to_series()
         if not len(idx):
             return x
-        key = '"' + amount + '"'
+        key = '"' + (self.field_map.path(amount)[-1] if self.field_map is not None else amount) + '"'
         text = pl.col("raw_text")
         sub = x.select(pl.col("raw_text").gather(idx)).select(
             text.str.extract(key + r"\s*:\s*(-?[0-9][0-9.eE+-]*)", 1).alias("literal"),
@@ -272,7 +319,7 @@ class LineParser:
                 obj = exact_object(text)
                 columns["malformed"].append(obj is None)
                 for f in typed:
-                    value, is_number, non_scalar = exact_field(obj, f.name) if obj is not None else (None, False, False)
+                    value, is_number, non_scalar = self._exact_value(obj, f.name)
                     columns["t_" + f.name].append(value)
                     if f.role == "amount":
                         columns["amt_lit"].append(value if is_number else None)
@@ -288,6 +335,26 @@ class LineParser:
             x = scatter(x, odd, {"amt_norm": [n for n, _ in normalized], "amt_neg": [neg for _, neg in normalized]})
         return x
 
+    def _exact_value(self, obj: dict[str, Any] | None, name: str) -> tuple[str | None, bool, bool]:
+        """A field's exact value in a strictly parsed line: its map's constant, or the value at its path."""
+        if obj is None:
+            return None, False, False
+        if self.field_map is None:
+            return exact_field(obj, name)
+        constant = self.field_map.constant(name)
+        if constant is not None:
+            return constant, False, False
+        *parents, leaf = self.field_map.path(name)
+        node: Any = obj
+        for segment in parents:
+            node = node.get(segment) if isinstance(node, dict) else None
+        return exact_field(node, leaf) if isinstance(node, dict) else (None, False, False)
+
+    def _validate(self, x: pl.DataFrame, meta: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        if self.field_map is not None and self.field_map.changes_values:
+            x = apply_encodings(x, self.field_map, self.timezone)
+        return validate(x, meta, self.kind, self.timezone)
+
     def parse_csv_lines(
         self, raw: pa.Array, header: tuple[str, ...], meta: pl.DataFrame, bad_encoding: np.ndarray | None
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -297,13 +364,13 @@ class LineParser:
             return self._empty()
         line = pl.Series("raw", raw).str.split_exact("\n", 1).struct.field("field_0").str.strip_suffix("\r")
         parts = line.str.split(",")
-        positions = {f.name: header.index(f.name) for f in self.fields if f.name in header}
+        columns = csv_columns(self.fields, header, self.field_map)
         cells = pl.DataFrame(
             [
-                parts.list.get(positions[f.name], null_on_oob=True).alias("c_" + f.name)
-                if f.name in positions
-                else pl.Series("c_" + f.name, [None] * n, pl.String)
-                for f in self.fields
+                parts.list.get(column, null_on_oob=True).alias("c_" + f.name)
+                if isinstance(column, int)
+                else pl.Series("c_" + f.name, [column] * n, pl.String)
+                for f, column in zip(self.fields, columns, strict=True)
             ]
         )
         counts = parts.list.len().cast(pl.Int64)
@@ -338,4 +405,4 @@ class LineParser:
             pl.lit(False).alias("amt_slow"),
             *self._defaults(),
         )
-        return validate(x, meta, self.kind, self.timezone)
+        return self._validate(x, meta)

@@ -27,6 +27,7 @@ from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, InputKind
 from orders_pipeline.lib.inputs.csv_records import CsvBatch, CsvReader, block_is_simple
 from orders_pipeline.lib.inputs.discovery import InputFile, format_of
 from orders_pipeline.lib.inputs.extraction import PARSERS
+from orders_pipeline.lib.inputs.field_maps import FieldMap
 from orders_pipeline.lib.inputs.fields import FIELDS
 from orders_pipeline.lib.inputs.lines import Lines, split_lines, string_array
 from orders_pipeline.lib.inputs.reading import BOM, read_blocks
@@ -62,7 +63,7 @@ def ingest_file(file: InputFile, settings: Settings, sink: LineSink, chunk_lines
     ``read_order`` counts the file's lines from 0. Which files to ingest (new, changed, not a
     re-delivery) is :mod:`orders_pipeline.lib.inputs.manifest`'s decision.
     """
-    ingestor = FileIngestor(file.kind, settings, sink, chunk_lines)
+    ingestor = FileIngestor(file.kind, settings, sink, chunk_lines, settings.field_map(file.kind, file.relative))
     hasher = hashlib.sha256()
     try:
         counts = ingestor.ingest_file(file, hasher)
@@ -113,10 +114,23 @@ class FileIngestor:
     ``_WORKERS`` chunks are in flight, so memory stays bounded.
     """
 
-    def __init__(self, kind: InputKind, settings: Settings, sink: LineSink, chunk_lines: int) -> None:
-        """Prepare to ingest files of ``kind`` into ``sink``, about ``chunk_lines`` lines at a time."""
+    def __init__(
+        self,
+        kind: InputKind,
+        settings: Settings,
+        sink: LineSink,
+        chunk_lines: int,
+        field_map: FieldMap | None = None,
+    ) -> None:
+        """Prepare to ingest files of ``kind`` into ``sink``, about ``chunk_lines`` lines at a time.
+
+        With ``field_map``, records are read through it, and timestamps without an offset are in
+        its timezone (else the config's).
+        """
         self.kind = kind
         self.settings = settings
+        self.field_map = field_map
+        self.timezone = (field_map.timezone if field_map is not None else None) or settings.timezone
         self.sink = sink
         self.chunk_lines = max(1, int(chunk_lines))
         # Files are read in blocks of about chunk_lines lines (bounded memory); each block is
@@ -136,7 +150,7 @@ class FileIngestor:
 
     def _submit(self, stats: FileCounts, method: str, *args: Any) -> None:
         def run() -> tuple[pl.DataFrame, pl.DataFrame]:
-            parser = PARSERS.acquire(self.kind, self.settings.timezone)
+            parser = PARSERS.acquire(self.kind, self.timezone, self.field_map)
             try:
                 return getattr(parser, method)(*args)
             finally:
@@ -271,7 +285,7 @@ class FileIngestor:
                 header = tuple(name.strip() for name in record.cells or [])
                 continue
             if batch is None:
-                batch = CsvBatch(self.fields, header)
+                batch = CsvBatch(self.fields, header, self.field_map)
             batch.add(record)
             if batch.size >= self.task_lines:
                 self._flush_csv(file, batch, stats)

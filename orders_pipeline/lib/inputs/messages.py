@@ -11,8 +11,12 @@ from orders_pipeline.lib.inputs.fields import MAX_INSTANT, MIN_INSTANT, TS_OFFSE
 MESSAGE_VALUE_CHARS = 80
 
 
-def rejection_message(kind: InputKind, timezone: str) -> pl.Expr:
-    """A sentence for each rejected row, naming the offending value (evaluated on rejected rows only)."""
+def rejection_message(kind: InputKind, timezone: str, mapped: tuple[str, ...] = ()) -> pl.Expr:
+    """A sentence for each rejected row, naming the offending value (evaluated on rejected rows only).
+
+    ``mapped``: fields a field map converted; where the map could not read a value, its own
+    sentence (``mapmsg_<field>``) is the message.
+    """
     reason = pl.col("reason")
     fmt = pl.format
     tz = timezone
@@ -22,7 +26,13 @@ def rejection_message(kind: InputKind, timezone: str) -> pl.Expr:
         short = text.str.slice(0, MESSAGE_VALUE_CHARS)
         return pl.when(text.str.len_chars() > MESSAGE_VALUE_CHARS).then(short + "...").otherwise(short)
 
+    def by_map(name: str, message: pl.Expr) -> pl.Expr:
+        return pl.coalesce(pl.col("mapmsg_" + name), message) if name in mapped else message
+
     def ts_message(name: str) -> pl.Expr:
+        return by_map(name, _ts_message(name))
+
+    def _ts_message(name: str) -> pl.Expr:
         return (
             pl.when(
                 pl.lit(tz not in UTC_NAMES)
@@ -68,7 +78,9 @@ def rejection_message(kind: InputKind, timezone: str) -> pl.Expr:
             .then(ts_message("received_at"))
             .otherwise(ts_message("event_time"))
         )
-        bad_status = fmt("status '{}' is not one of success, failed, pending, reversed", shown("status"))
+        bad_status = by_map(
+            "status", fmt("status '{}' is not one of success, failed, pending, reversed", shown("status"))
+        )
         by_status = pl.col("status_norm").is_in(["success", "reversed"])
         missing = (
             pl.when(reason == "missing_field:amount")
@@ -91,7 +103,8 @@ def rejection_message(kind: InputKind, timezone: str) -> pl.Expr:
         pl.col("amount_text").str.extract(r"\.([0-9]+)$", 1).fill_null("").str.strip_chars_end("0").str.len_chars()
     )
     amount_ok = pl.col("amount_minor").is_not_null() if kind == STATEMENTS else pl.lit(False)
-    bad_amount = (
+    bad_amount = by_map(
+        "amount",
         pl.when(amount_ok)
         .then(bad_money)
         .when(pl.col("amount_negative"))
@@ -107,7 +120,7 @@ def rejection_message(kind: InputKind, timezone: str) -> pl.Expr:
                 pl.col("exponent"),
             )
         )
-        .otherwise(fmt("amount '{}' is too large", amount))
+        .otherwise(fmt("amount '{}' is too large", amount)),
     )
     malformed_json = (
         pl.when(pl.col("malformed"))

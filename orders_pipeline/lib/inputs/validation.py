@@ -128,7 +128,7 @@ def _money_minor(text: pl.Expr) -> pl.Expr:
     )
 
 
-def _checks(kind: InputKind) -> list[tuple[pl.Expr, str]]:
+def _checks(kind: InputKind, mapped: tuple[str, ...] = ()) -> list[tuple[pl.Expr, str]]:
     """(condition, reason) in precedence order: the first true condition is the reason."""
 
     def present(name: str) -> pl.Expr:
@@ -172,7 +172,7 @@ def _checks(kind: InputKind) -> list[tuple[pl.Expr, str]]:
             checks.append((pl.col("ns_" + name), f"bad_field:{name}"))
     else:
         status = pl.col("status_norm")
-        status_ok = status.is_in(list(STATUSES))
+        status_ok = status.is_in(list(STATUSES)).fill_null(False)
         needs_money = status.is_in(["success", "reversed"])
         for name in ("order_id", "provider", "status", "received_at"):
             checks.append((~present(name), f"missing_field:{name}"))
@@ -200,6 +200,8 @@ def validate(x: pl.DataFrame, meta: pl.DataFrame, kind: InputKind, timezone: str
     line (``malformed``, ``is_object``, ``bad_encoding``, ``malformed_csv``, amount literals);
     ``meta`` the line's file, line number and read order.
     """
+    # Fields a field map could not read (field_maps.apply_encodings): their problem column says why.
+    mapped = tuple(c.removeprefix("mapmsg_") for c in x.columns if c.startswith("mapmsg_"))
     t_amount = pl.col("t_amount")
     has_literal = pl.col("amt_lit").is_not_null()
     x = (
@@ -219,17 +221,15 @@ def validate(x: pl.DataFrame, meta: pl.DataFrame, kind: InputKind, timezone: str
             pl.col("t_currency").str.strip_chars().str.to_uppercase().alias("currency_norm"),
             pl.col("t_provider").str.strip_chars().str.to_lowercase().alias("provider_norm"),
             *[_timestamp(f.name, timezone).alias("tsu_" + f.name) for f in FIELDS[kind] if f.role == "ts"],
-            *(
-                [pl.col("t_status").str.strip_chars().str.to_lowercase().alias("status_norm")]
-                if kind == CALLBACKS
-                else []
-            ),
+            *([_status_norm("status" in mapped).alias("status_norm")] if kind == CALLBACKS else []),
             *(_statement_columns() if kind == STATEMENTS else []),
         )
         .with_columns(
-            (pl.col("amount_text").str.contains(PLAIN_ASCII_DECIMAL) & ~pl.col("amount_negative")).alias(
-                "amount_shape_ok"
-            ),
+            (
+                pl.col("amount_text").str.contains(PLAIN_ASCII_DECIMAL)
+                & ~pl.col("amount_negative")
+                & (pl.col("mapmsg_amount").is_null() if "amount" in mapped else pl.lit(True))
+            ).alias("amount_shape_ok"),
             currency_exponent_expr(pl.col("currency_norm")).alias("exponent"),
             significant_decimal_expr(pl.col("amount_text")).alias("amount_significant"),
         )
@@ -258,7 +258,13 @@ def validate(x: pl.DataFrame, meta: pl.DataFrame, kind: InputKind, timezone: str
     rejected_rows = rejected_rows.with_columns(
         pl.col("reason_code").replace_strict(reasons, return_dtype=pl.String).alias("reason")
     )
-    return landed, _rejected(rejected_rows, kind, timezone)
+    return landed, _rejected(rejected_rows, kind, timezone, mapped)
+
+
+def _status_norm(mapped: bool) -> pl.Expr:
+    """The trimmed, lower-cased status; null when a field map did not name the value (then ``bad_status``)."""
+    norm = pl.col("t_status").str.strip_chars().str.to_lowercase()
+    return pl.when(pl.col("mapmsg_status").is_null()).then(norm) if mapped else norm
 
 
 def _statement_columns() -> list[pl.Expr]:
@@ -360,7 +366,7 @@ def _landed(x: pl.DataFrame, kind: InputKind) -> pl.DataFrame:
     return x.select(columns).cast(LANDED[kind].polars_schema())
 
 
-def _rejected(x: pl.DataFrame, kind: InputKind, timezone: str) -> pl.DataFrame:
+def _rejected(x: pl.DataFrame, kind: InputKind, timezone: str, mapped: tuple[str, ...] = ()) -> pl.DataFrame:
     if kind == STATEMENTS:  # statements carry no log stream
         return x.select(
             pl.lit(kind).alias("kind"),
@@ -368,7 +374,7 @@ def _rejected(x: pl.DataFrame, kind: InputKind, timezone: str) -> pl.DataFrame:
             pl.col("line_number"),
             pl.col("raw_text").str.strip_chars_end(WHITESPACE_END).alias("raw"),
             pl.col("reason"),
-            rejection_message(kind, timezone).alias("message"),
+            rejection_message(kind, timezone, mapped).alias("message"),
             pl.lit(None, pl.String).alias("source"),
             pl.lit(None, pl.Int64).alias("seq"),
         ).cast(REJECTED_LINES.polars_schema())
@@ -382,7 +388,7 @@ def _rejected(x: pl.DataFrame, kind: InputKind, timezone: str) -> pl.DataFrame:
         pl.col("line_number"),
         pl.col("raw_text").str.strip_chars_end(WHITESPACE_END).alias("raw"),
         pl.col("reason"),
-        rejection_message(kind, timezone).alias("message"),
+        rejection_message(kind, timezone, mapped).alias("message"),
         pl.when(readable & source_ok).then(source).alias("source"),
         pl.when(readable).then(pl.col("seq_value")).alias("seq"),
     )
