@@ -147,9 +147,12 @@ CALLBACK_TS_WEIGHTS = np.array([0.50, 0.15, 0.10, 0.12, 0.06, 0.04, 0.03])
 
 # Bad-line variants: (reason the pipeline should give, {field: replacement JSON fragment or None
 # to drop the field}); "__line__" replaces the whole line. Each variant has exactly one problem.
-_TRUNCATE, _TEXT, _ARRAY = "truncate", "text", "array"
-ORDER_BAD_VARIANTS: tuple[tuple[str, dict[str, str | None]], ...] = (
+# Reason None: an odd value the rules accept, so the line lands (a log shipper's "seq": "n/a"
+# only counts as an absent seq and is reported in log_gaps; it never rejects the line).
+_TRUNCATE, _TEXT, _ARRAY, _TRAILING_COMMA = "truncate", "text", "array", "trailing_comma"
+ORDER_BAD_VARIANTS: tuple[tuple[str | None, dict[str, str | None]], ...] = (
     ("malformed_json", {"__line__": _TRUNCATE}),
+    ("malformed_json", {"__line__": _TRAILING_COMMA}),
     ("malformed_json", {"__line__": _TEXT}),
     ("malformed_json", {"__line__": _ARRAY}),
     ("missing_field:order_id", {"order_id": None}),
@@ -167,10 +170,11 @@ ORDER_BAD_VARIANTS: tuple[tuple[str, dict[str, str | None]], ...] = (
     ("bad_currency", {"currency": '"currency":"XYZ"'}),
     ("bad_timestamp", {"created_at": '"created_at":"2026-13-01T00:00:00Z"'}),
     ("bad_timestamp", {"created_at": '"created_at":"yesterday"'}),
-    ("bad_seq", {"seq": '"seq":"n/a"'}),
+    (None, {"seq": '"seq":"n/a"'}),
 )
-CALLBACK_BAD_VARIANTS: tuple[tuple[str, dict[str, str | None]], ...] = (
+CALLBACK_BAD_VARIANTS: tuple[tuple[str | None, dict[str, str | None]], ...] = (
     ("malformed_json", {"__line__": _TRUNCATE}),
+    ("malformed_json", {"__line__": _TRAILING_COMMA}),
     ("malformed_json", {"__line__": _TEXT}),
     ("malformed_json", {"__line__": _ARRAY}),
     ("missing_field:order_id", {"order_id": None}),
@@ -190,7 +194,7 @@ CALLBACK_BAD_VARIANTS: tuple[tuple[str, dict[str, str | None]], ...] = (
     ("bad_currency", {"status": '"status":"success"', "amount": '"amount":"10.00"', "currency": '"currency":"XYZ"'}),
     ("bad_timestamp", {"received_at": '"received_at":"2026-13-01T00:00:00Z"'}),
     ("bad_timestamp", {"event_time": '"event_time":"yesterday"'}),
-    ("bad_seq", {"seq": '"seq":"n/a"'}),
+    (None, {"seq": '"seq":"n/a"'}),
 )
 
 ORDER_FIELDS = (
@@ -488,7 +492,7 @@ def _raw(name: str, value: pl.Expr) -> pl.Expr:
 
 
 def _json_lines(
-    fragments: dict[str, pl.Expr], variants: tuple[tuple[str, dict[str, str | None]], ...], id_text: pl.Expr
+    fragments: dict[str, pl.Expr], variants: tuple[tuple[str | None, dict[str, str | None]], ...], id_text: pl.Expr
 ) -> pl.Expr:
     """One JSON object per row from per-field fragments (null = field absent), bad rows mutated."""
     bad = pl.col("bad")
@@ -506,6 +510,8 @@ def _json_lines(
     return (
         pl.when(bad == codes[_TRUNCATE])
         .then(line.str.slice(0, line.str.len_chars() // 2))
+        .when(bad == codes[_TRAILING_COMMA])
+        .then(pl.concat_str([line.str.strip_suffix("}"), pl.lit(",}")]))
         .when(bad == codes[_TEXT])
         .then(pl.concat_str([pl.lit("2026-11-19 03:12:44 WARN retrying write for "), id_text, pl.lit(" (timeout)")]))
         .when(bad == codes[_ARRAY])
@@ -905,7 +911,7 @@ def _line_expr(fields: tuple[tuple[str, str, str | None], ...], values: dict[str
 
 
 def _with_bad_lines(
-    df: pl.DataFrame, values: dict[str, pl.Expr], variants: tuple[tuple[str, dict[str, str | None]], ...]
+    df: pl.DataFrame, values: dict[str, pl.Expr], variants: tuple[tuple[str | None, dict[str, str | None]], ...]
 ) -> pl.DataFrame:
     """Add ``bad_line``: the mutated text of the few bad rows (null elsewhere), built on the subset."""
     bad_rows = np.flatnonzero(df["bad"].to_numpy())

@@ -53,7 +53,7 @@ def test_contiguous_sequence_has_no_gap() -> None:
 
 def test_missing_range_is_reported_with_its_size() -> None:
     result = gaps([1, 2, 6, 7, 9])
-    assert result.rows() == [("orders", "app", "missing", 3, 5, 3), ("orders", "app", "missing", 8, 8, 1)]
+    assert result.rows() == [("orders", "app", "missing", 3, 5, 3, None), ("orders", "app", "missing", 8, 8, 1, None)]
 
 
 def test_no_gap_is_claimed_before_the_first_seq_seen() -> None:
@@ -62,7 +62,7 @@ def test_no_gap_is_claimed_before_the_first_seq_seen() -> None:
 
 def test_repeated_seq_is_reported_with_its_line_count() -> None:
     result = gaps([1, 2, 2, 2, 3])
-    assert result.rows() == [("orders", "app", "repeated", 2, 2, 3)]
+    assert result.rows() == [("orders", "app", "repeated", 2, 2, 3, None)]
 
 
 def test_rejected_line_fills_a_gap() -> None:
@@ -84,9 +84,9 @@ def test_gaps_are_per_kind_and_source() -> None:
     callbacks = make_callbacks({"source": "a", "seq": 1}, {"source": "a", "seq": 4})
     result = log_gaps(orders, callbacks, rejected()).collect()
     assert result.rows() == [
-        ("callbacks", "a", "missing", 2, 3, 2),
-        ("orders", "a", "missing", 6, 6, 1),
-        ("orders", "b", "missing", 2, 2, 1),
+        ("callbacks", "a", "missing", 2, 3, 2, None),
+        ("orders", "a", "missing", 6, 6, 1, None),
+        ("orders", "b", "missing", 2, 2, 1, None),
     ]
 
 

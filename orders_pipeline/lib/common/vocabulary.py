@@ -127,7 +127,6 @@ REJECTION_REASONS = (
     "bad_currency",
     "bad_timestamp",
     "bad_status",
-    "bad_seq",
     "bad_type",  # a statement type that is not one of the six
     "bad_date",  # a statement_date that is not a real date
 )

@@ -3,10 +3,13 @@
 JSON is parsed by DuckDB (yyjson) in one pass per chunk: ``json_transform`` extracts every
 field into a struct, and timestamps and seq are cast alongside. A line must parse to a JSON
 object, else ``malformed_json``. Keys are case-sensitive; with a repeated key the first
-occurrence wins; unknown keys are ignored. Like yyjson, the fast path tolerates trailing
-commas and ``NaN``/``Infinity`` literals (these are never a valid value of any field).
+occurrence wins; unknown keys are ignored.
 
-Python only loops over rare lines: an amount that is a JSON number with a fraction or
+DuckDB's reader (yyjson) is lenient where JSON is not: it takes trailing commas (``{"a":1,}``,
+``[1,2,]``) and ``NaN``/``Infinity``. A line that may hold either (``LENIENT_JSON_RE``, a
+cheap vectorised test) is re-read strictly, so it is ``malformed_json`` on every path.
+
+Python only loops over rare lines: those, an amount that is a JSON number with a fraction or
 exponent whose key is not unique in the line, or an id that DuckDB shows as a boolean, object,
 array or rounded number. Those are re-read with Python's json (:mod:`json_numbers`), strictly:
 there, trailing commas and ``NaN`` are ``malformed_json``.
@@ -35,6 +38,7 @@ from orders_pipeline.lib.inputs.field_maps import FieldMap, apply_encodings
 from orders_pipeline.lib.inputs.fields import (
     FIELDS,
     LANDED,
+    LENIENT_JSON_RE,
     NOT_A_PLAIN_ID,
     OBJECT_RE,
     PLAIN_ASCII_DECIMAL,
@@ -258,6 +262,7 @@ class LineParser:
             raw_text.alias("raw_text"),
             # Valid JSON whose first non-blank character is "{" is an object.
             raw_text.str.contains(OBJECT_RE).alias("is_object"),
+            raw_text.str.contains(LENIENT_JSON_RE).alias("lenient"),
             pl.Series("bad_encoding", bad_encoding if bad_encoding is not None else np.zeros(n, bool)),
             pl.lit(False).alias("malformed_csv"),
             pl.lit(None, pl.Int64).alias("csv_cells"),
@@ -307,7 +312,9 @@ class LineParser:
             for f in self.fields
             if f.role in TYPED_ROLES
         )
-        need = (~pl.col("malformed") & pl.col("is_object") & (suspicious | pl.col("amt_slow"))).fill_null(False)
+        need = (
+            ~pl.col("malformed") & pl.col("is_object") & (suspicious | pl.col("amt_slow") | pl.col("lenient"))
+        ).fill_null(False)
         idx = x.select(pl.arg_where(need)).to_series()
         if len(idx):
             typed = [f for f in self.fields if f.role in TYPED_ROLES or f.role == "amount"]

@@ -85,12 +85,16 @@ TYPED_ROLES: tuple[Role, ...] = ("id", "provider", "money")
 # here and the calendar (Feb 30) by DuckDB's cast.
 TS_RE = (
     r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])[Tt ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-    r"(?:\.[0-9]{1,9})?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$"
+    r"(?:\.[0-9]+)?(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])?$"
 )
 TS_OFFSET_RE = r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
 MIN_INSTANT = datetime(1, 1, 1, tzinfo=UTC)
 MAX_INSTANT = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 OBJECT_RE = r"^[ \t\r\n]*\{"
+# What DuckDB's JSON reader (yyjson) accepts but JSON does not: a trailing comma before ``}``
+# or ``]``, and NaN/Infinity literals. A line where this matches (also inside a string, which
+# is harmless) is re-read strictly with Python's json.
+LENIENT_JSON_RE = r",[ \t\r\n]*[}\]]|[:\[,][ \t\r\n]*[+-]?(?i:nan|inf)"
 SEQ_RE = r"^\s*([0-9]+)\s*$"
 PLAIN_ASCII_DECIMAL = r"^[0-9]+(\.[0-9]+)?$"
 NEGATIVE_DECIMAL = r"^-[0-9]+(\.[0-9]+)?$"

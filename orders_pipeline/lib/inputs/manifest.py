@@ -116,6 +116,18 @@ def sync_landing(
 def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Create the landing tables, the manifest and the pending-evaluation tables if they do not exist."""
     con.execute("CREATE SCHEMA IF NOT EXISTS landing")
+    # The landing tables are a cache of the input files. Written by an older version with other
+    # columns, they are dropped whole: every file is then landed again, and every order day
+    # evaluated again, from the files themselves.
+    existing: dict[str, list[str]] = {}
+    for table, column in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_catalog = current_database() AND table_schema = 'landing' ORDER BY table_name, ordinal_position"
+    ).fetchall():
+        existing.setdefault(f"landing.{table}", []).append(column)
+    if any(t.name in existing and existing[t.name] != t.column_names for t in LANDING_TABLES):
+        for table in LANDING_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {table.qualified()}")
     for table in LANDING_TABLES:
         con.execute(table.ddl())
 

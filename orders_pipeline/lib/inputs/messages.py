@@ -98,7 +98,6 @@ def rejection_message(kind: InputKind, timezone: str, mapped: tuple[str, ...] = 
             .otherwise(missing)
         )
     amount = shown("amount")
-    bad_seq = pl.lit("") if kind == STATEMENTS else fmt("seq '{}' is not a non-negative integer", shown("seq"))
     decimals = (
         pl.col("amount_text").str.extract(r"\.([0-9]+)$", 1).fill_null("").str.strip_chars_end("0").str.len_chars()
     )
@@ -151,8 +150,6 @@ def rejection_message(kind: InputKind, timezone: str, mapped: tuple[str, ...] = 
         .then(bad_timestamp)
         .when(reason == "bad_status")
         .then(bad_status)
-        .when(reason == "bad_seq")
-        .then(bad_seq)
         .when(reason == "bad_type")
         .then(bad_type)
         .when(reason == "bad_date")

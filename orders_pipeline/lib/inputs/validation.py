@@ -32,8 +32,11 @@ Fields
   ``bad_timestamp``. Stored as UTC microseconds.
 * ``event_time`` is optional and defaults to ``received_at``; present and invalid rejects the
   line.
-* ``seq`` is optional: a JSON integer or a string of ASCII digits (surrounding whitespace
-  ignored) that fits int64, else ``bad_seq`` (so ``5.0``, ``-1``, ``"1e3"`` are rejected).
+* ``source`` and ``seq`` are diagnostics for gap detection and never reject a line. ``seq`` is
+  a JSON integer or a string of ASCII digits (surrounding whitespace ignored) that fits int64;
+  anything else (``"n/a"``, ``5.0``, ``-1``, ``"1e3"``) counts as absent (``seq`` null) and is
+  kept as written in ``bad_seq``, which ``log_gaps`` reports. A ``source`` that is a boolean,
+  object or array counts as absent.
 
 One reason per rejected line: the first that applies, in this order
 ---------------------------------------------------------------------
@@ -45,10 +48,10 @@ One reason per rejected line: the first that applies, in this order
 3. Per-field validity in table order. Orders: ``bad_field:order_id``,
    ``bad_field:merchant_id``, ``bad_field:provider``, amount shape (negative / not a decimal)
    ``bad_amount``, ``bad_currency``, amount decimals/overflow ``bad_amount``, ``created_at``
-   ``bad_timestamp``, ``bad_field:customer_id|request_id|source``, ``bad_seq``. Callbacks:
+   ``bad_timestamp``, ``bad_field:customer_id|request_id``. Callbacks:
    ``bad_field:order_id``, ``bad_field:provider``, ``bad_status``, amount shape ``bad_amount``,
    ``bad_currency``, amount decimals ``bad_amount``, ``received_at`` then ``event_time``
-   ``bad_timestamp``, ``bad_field:callback_id|provider_txn_id|source``, ``bad_seq``.
+   ``bad_timestamp``, ``bad_field:callback_id|provider_txn_id``.
 
 Statements (docs/rules.md#precise-statements)
 -------------------------------------------------
@@ -168,7 +171,7 @@ def _checks(kind: InputKind, mapped: tuple[str, ...] = ()) -> list[tuple[pl.Expr
             checks.append((pl.col("ns_" + name), f"bad_field:{name}"))
         checks += money
         checks.append((pl.col("tsu_created_at").is_null(), "bad_timestamp"))
-        for name in ("customer_id", "request_id", "source"):
+        for name in ("customer_id", "request_id"):
             checks.append((pl.col("ns_" + name), f"bad_field:{name}"))
     else:
         status = pl.col("status_norm")
@@ -186,9 +189,8 @@ def _checks(kind: InputKind, mapped: tuple[str, ...] = ()) -> list[tuple[pl.Expr
         checks += [(present("amount") & cond, reason) for cond, reason in money]
         checks.append((pl.col("tsu_received_at").is_null(), "bad_timestamp"))
         checks.append((present("event_time") & pl.col("tsu_event_time").is_null(), "bad_timestamp"))
-        for name in ("callback_id", "provider_txn_id", "source"):
+        for name in ("callback_id", "provider_txn_id"):
             checks.append((pl.col("ns_" + name), f"bad_field:{name}"))
-    checks.append((present("seq") & pl.col("seq_value").is_null(), "bad_seq"))
     return checks
 
 
@@ -299,7 +301,7 @@ def _landed_inputs(kind: InputKind) -> list[str]:
             "p_net",
             "tsu_booked_at",
         ]
-    names = ["file", "line_number", "read_order", "amount_minor", "seq_value"]
+    names = ["file", "line_number", "read_order", "amount_minor", "seq_value", "t_seq", "ns_source"]
     names += ["t_" + f.name for f in FIELDS[kind] if f.role == "id"]
     names += ["provider_norm", "currency_norm"]
     names += ["p_" + f.name for f in FIELDS[kind]]
@@ -357,8 +359,10 @@ def _landed(x: pl.DataFrame, kind: InputKind) -> pl.DataFrame:
             _id("provider_txn_id").alias("provider_txn_id"),
         ]
     columns += [
-        _id("source").alias("source"),
+        # A source given as a boolean, object or array is no stream name: absent.
+        pl.when(pl.col("p_source") & ~pl.col("ns_source")).then(pl.col("t_source")).alias("source"),
         pl.col("seq_value").alias("seq"),
+        pl.when(pl.col("p_seq") & pl.col("seq_value").is_null()).then(pl.col("t_seq")).alias("bad_seq"),
         pl.col("file"),
         pl.col("line_number"),
         pl.col("read_order"),

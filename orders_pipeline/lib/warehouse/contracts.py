@@ -119,7 +119,8 @@ _READ_ORDER = _c(
 )
 _SEQUENCE = (
     _c("source", "VARCHAR", "the log stream that wrote the line (for gap detection)"),
-    _c("seq", "BIGINT", "the line's sequence number in its stream (null when absent)"),
+    _c("seq", "BIGINT", "the line's sequence number in its stream (null when absent or not a non-negative integer)"),
+    _c("bad_seq", "VARCHAR", "the seq as written when it is not a non-negative integer (it then counts as absent)"),
 )
 _AMOUNT = _c("amount_minor", "BIGINT", "amount in integer minor units of the currency (1250 USD is 12.50)")
 _CURRENCY = _c("currency", "VARCHAR", "ISO 4217 alphabetic code")
@@ -422,10 +423,20 @@ LOG_GAPS = Table(
     (
         _c("kind", "VARCHAR", "orders or callbacks"),
         _c("source", "VARCHAR", "the log stream"),
-        _c("gap_type", "VARCHAR", "missing (a run of absent seq values) or repeated (a seq on several lines)"),
-        _c("seq_from", "BIGINT", "first seq of the run"),
-        _c("seq_to", "BIGINT", "last seq of the run"),
-        _c("line_count", "BIGINT", "missing: how many seq values are absent; repeated: how many lines carry it"),
+        _c(
+            "gap_type",
+            "VARCHAR",
+            "missing (a run of absent seq values), repeated (a seq on several lines) or bad_seq (lines whose seq "
+            "is not a non-negative integer)",
+        ),
+        _c("seq_from", "BIGINT", "first seq of the run (null for bad_seq)"),
+        _c("seq_to", "BIGINT", "last seq of the run (null for bad_seq)"),
+        _c(
+            "line_count",
+            "BIGINT",
+            "missing: how many seq values are absent; repeated: how many lines carry it; bad_seq: how many lines",
+        ),
+        _c("bad_values", "VARCHAR[]", "bad_seq: the distinct values as written, most frequent first (at most 5)"),
     ),
 )
 
