@@ -182,8 +182,24 @@ def test_planted_run_publishes_and_warnings_never_block(planted) -> None:
 def test_sequence_gap_and_repeated_seq_are_published(planted) -> None:
     gaps = _query(planted["warehouse"], "SELECT * FROM recon.log_gaps ORDER BY seq_from, gap_type")
     assert gaps.to_dicts() == [
-        {"kind": "orders", "source": "orders-a", "gap_type": "missing", "seq_from": 4, "seq_to": 6, "line_count": 3},
-        {"kind": "orders", "source": "orders-a", "gap_type": "repeated", "seq_from": 8, "seq_to": 8, "line_count": 2},
+        {
+            "kind": "orders",
+            "source": "orders-a",
+            "gap_type": "missing",
+            "seq_from": 4,
+            "seq_to": 6,
+            "line_count": 3,
+            "bad_values": None,
+        },
+        {
+            "kind": "orders",
+            "source": "orders-a",
+            "gap_type": "repeated",
+            "seq_from": 8,
+            "seq_to": 8,
+            "line_count": 2,
+            "bad_values": None,
+        },
     ]
 
 
