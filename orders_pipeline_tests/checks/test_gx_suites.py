@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from decimal import Decimal
 
@@ -210,3 +212,23 @@ def test_publish_after_a_repeated_validation_is_fast(tmp_path) -> None:
     outcome = _outcome("suite_a")
     docs.publish([outcome])  # compiles the page templates once per process
     assert min(_timed(lambda: docs.publish([outcome])) for _ in range(3)) < 0.5
+
+
+def test_a_check_during_the_prefetch_waits_for_it_and_shares_its_context() -> None:
+    # A fresh interpreter, so that Great Expectations is not imported yet: the check's
+    # get_context() starts while the background import is running.
+    script = (
+        "import sys\n"
+        "from orders_pipeline.lib.checks import gx_suites\n"
+        "thread = gx_suites.prefetch_context()\n"
+        "assert thread.is_alive(), 'the import should still be running'\n"
+        "context = gx_suites.get_context()\n"
+        "thread.join(timeout=120)\n"
+        "assert not thread.is_alive()\n"
+        "assert context is gx_suites._context is gx_suites.get_context(), 'two contexts were made'\n"
+        "assert 'great_expectations.expectations' in sys.modules\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

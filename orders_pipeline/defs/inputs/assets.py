@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orders_pipeline.defs.resources import ReconciliationResource, markdown_table
+from orders_pipeline.lib.checks.gx_suites import prefetch_context
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS
 from orders_pipeline.lib.inputs.manifest import land_inputs
 from orders_pipeline.lib.warehouse.contracts import (
@@ -33,6 +34,7 @@ def landed_logs(context: dg.AssetExecutionContext, reconciliation: Reconciliatio
     Each file is parsed once, ever (tracked in the file manifest); re-delivered files are
     skipped, changed files re-ingested and reported, removed files' lines dropped.
     """
+    prefetch_context()  # the checks' Great Expectations import, off the critical path
     files = reconciliation.input_files()
     for kind, found in files.items():
         if not found:

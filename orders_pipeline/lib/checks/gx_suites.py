@@ -17,13 +17,15 @@ two expectations (``limit >= observed``, ``left == right``). Integer evidence (c
 units) goes as Int64 when that is lossless, anything else as Python values in object columns
 (ints of any size, floats, decimals), so nothing is rounded on the way. The ``check`` and
 ``row`` columns name each failing row in the result and in Data Docs. A suite now costs
-~0.05 s after the first (which imports Great Expectations, ~5-8 s).
+~0.05 s after the first (which imports Great Expectations, ~5-8 s, unless
+:func:`prefetch_context` did that on a background thread while the inputs were landing).
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,9 @@ import polars as pl
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 _context: Any = None
+# Held while the context is made, so a check that needs it while prefetch_context() is still
+# importing waits for that import instead of starting a second one.
+_context_lock = threading.Lock()
 
 DATASOURCE = "orders_pipeline"
 SAMPLE_SIZE = 10
@@ -87,18 +92,42 @@ class SuiteOutcome:
 def get_context() -> Any:
     """The process's ephemeral Great Expectations context (imported on first use: it takes seconds)."""
     global _context
-    if _context is None:
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import ProgressBarsConfig
+    with _context_lock:
+        if _context is None:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        _context = context
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            import great_expectations.expectations  # noqa: F401 - GE imports it lazily, at the first check
+
+            _context = context
     return _context
 
 
+def prefetch_context() -> threading.Thread:
+    """Import Great Expectations and make its context on a background thread; returns the thread.
+
+    The import is 4-10 s of Python that no data depends on. Started when landing starts, it
+    runs while DuckDB and Polars parse the inputs (they release the GIL, and landing leaves
+    part of a core idle), so the first check finds the context ready instead of paying for
+    it on the critical path. A check that comes first simply waits for it (see
+    :func:`get_context`); a failed import fails that check, as it always did.
+    """
+    thread = threading.Thread(target=_prefetch, name="great-expectations-import", daemon=True)
+    thread.start()
+    return thread
+
+
+def _prefetch() -> None:
+    try:
+        get_context()
+    except Exception:  # noqa: BLE001, S110 - the first check retries and reports the failure itself
+        pass
+
+
 def expectation_types() -> Any:
-    """``great_expectations.expectations``, imported after the context exists (GE imports lazily)."""
+    """``great_expectations.expectations``, imported with the context (GE imports it lazily)."""
     get_context()
     import great_expectations.expectations as gxe
 
