@@ -20,6 +20,11 @@ def write_jsonl(path: Path, rows: list[dict | str]) -> Path:
 @pytest.fixture
 def small_logs(tmp_path: Path) -> tuple[Path, Path]:
     """One order per interesting outcome, plus a bad line of each kind and an orphan callback."""
+    return write_small_logs(tmp_path)
+
+
+def write_small_logs(tmp_path: Path) -> tuple[Path, Path]:
+    """Write the ``small_logs`` under ``tmp_path/in``; returns the orders and callbacks folders."""
     orders = [
         {
             "order_id": "o-confirmed",

@@ -18,6 +18,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from orders_pipeline.lib.common.config import Settings, load_settings
+from orders_pipeline.lib.common.faults import inject
 from orders_pipeline.lib.common.time import parse_as_of
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS, InputKind
 from orders_pipeline.lib.inputs.discovery import InputFile, discover_files
@@ -109,7 +110,9 @@ class ReconciliationResource(dg.ConfigurableResource):
         self, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, stage: str
     ) -> Iterator[duckdb.DuckDBPyConnection]:
         """The work database, with the block timed as part of one stage of the run (ingest, classify, checks)."""
-        with self.warehouse().work() as con, timed_stage(con, context.run.run_id, stage):
+        warehouse = self.warehouse()
+        with warehouse.work() as con, timed_stage(con, context.run.run_id, stage):
+            inject(context.op_def.name, warehouse.work_path)  # tests only (ORDERS_PIPELINE_FAULT)
             yield con
 
 

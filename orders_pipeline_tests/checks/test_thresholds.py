@@ -251,7 +251,10 @@ def test_webhook_past_its_timeout_is_logged_not_raised(slow_webhook) -> None:
     failed = alerts.send([_breach()], AlertSettings(webhook_url=url, webhook_timeout_seconds=0.2), "r", AS_OF, log)
     assert failed == ["webhook"]
     assert time.perf_counter() - started < 0.9  # gave up at the timeout, did not wait for the server
-    assert any("webhook" in w and url in w for w in log.warnings)
+    [warning] = [w for w in log.warnings if "webhook" in w]
+    # The sink is named by scheme and host only: a webhook's path may hold its secret.
+    assert url.removesuffix("/alerts") + "/..." in warning
+    assert "/alerts" not in warning
 
 
 def test_refused_webhook_is_logged_not_raised(no_proxy) -> None:

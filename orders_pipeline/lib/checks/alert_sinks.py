@@ -1,14 +1,21 @@
 """Where alerts go: the run log always, a JSON-lines file and an HTTP webhook when configured.
 
 A sink that fails (timeout, refused connection, unwritable file) is logged and never fails
-the run.
+the run. The webhook has a total deadline (``alerts.webhook_timeout_seconds``, from connecting
+to the last byte of the answer): a per-read timeout alone lets a sink that drips one byte at a
+time hold the run forever.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import logging
+import socket
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import asdict
 from datetime import datetime
@@ -46,19 +53,70 @@ def send(
             log.warning(f"alert sink json_file {settings.json_file} failed: {exc}")
             failed.append("json_file")
     if settings.webhook_url:
-        request = urllib.request.Request(
-            settings.webhook_url,
-            data=json.dumps(payload, default=str).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
+        shown = _shown_url(settings.webhook_url)
         try:
-            with urllib.request.urlopen(request, timeout=settings.webhook_timeout_seconds) as response:
-                if response.status >= 300:
-                    raise urllib.error.HTTPError(
-                        settings.webhook_url, response.status, "not 2xx", response.headers, None
-                    )
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            log.warning(f"alert sink webhook {settings.webhook_url} failed: {exc}")
+            _post(settings.webhook_url, json.dumps(payload, default=str).encode(), settings.webhook_timeout_seconds)
+        except TimeoutError:
+            log.warning(
+                f"alert sink webhook {shown} did not answer within {settings.webhook_timeout_seconds:g}s "
+                "(alerts.webhook_timeout_seconds); gave up, the alerts are in the run log"
+            )
+            failed.append("webhook")
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            log.warning(f"alert sink webhook {shown} failed: {exc}")
             failed.append("webhook")
     return failed
+
+
+def _shown_url(url: str) -> str:
+    """The webhook as logs show it: scheme and host only (chat webhooks carry their secret in the path)."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}/..."
+
+
+def _post(url: str, body: bytes, deadline: float) -> None:
+    """POST ``body`` as JSON; raises ``TimeoutError`` when the whole exchange takes longer than ``deadline``.
+
+    The request runs in a helper thread; past the deadline its socket is shut down, which wakes
+    the blocked read, so neither the run nor the thread waits on the sink.
+    """
+    connections: list[http.client.HTTPConnection] = []
+    errors: list[BaseException] = []
+
+    def tracked(cls: type[http.client.HTTPConnection]):  # noqa: ANN202
+        def connect(*args: Any, **kwargs: Any) -> http.client.HTTPConnection:
+            connections.append(cls(*args, **kwargs))
+            return connections[-1]
+
+        return connect
+
+    class Http(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(tracked(http.client.HTTPConnection), req)
+
+    class Https(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(tracked(http.client.HTTPSConnection), req, context=self._context)  # type: ignore[attr-defined]
+
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+
+    def exchange() -> None:
+        try:
+            with urllib.request.build_opener(Http, Https).open(request, timeout=deadline) as response:
+                response.read()
+                if response.status >= 300:
+                    raise urllib.error.HTTPError(url, response.status, "not 2xx", response.headers, None)
+        except BaseException as exc:  # handed to the caller's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=exchange, name="alert webhook", daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if worker.is_alive():
+        for connection in connections:
+            if connection.sock is not None:
+                with contextlib.suppress(OSError):
+                    connection.sock.shutdown(socket.SHUT_RDWR)
+        raise TimeoutError(f"no complete answer within {deadline:g}s")
+    if errors:
+        raise errors[0]

@@ -18,7 +18,9 @@ Publishing itself is :mod:`orders_pipeline.lib.warehouse.publish`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -31,6 +33,36 @@ from orders_pipeline.lib.common.errors import WarehouseError
 from orders_pipeline.lib.warehouse.contracts import RUN_LOG_TABLES
 
 SCHEMAS = ("landing", "recon", "run_log")
+
+# What the operating system says when a write fails for want of space or rights, as DuckDB
+# quotes it in its IO errors (it keeps no errno).
+_NO_SPACE = ("No space left on device", "Disk quota exceeded")
+_NO_ACCESS = ("Permission denied", "Read-only file system", "Operation not permitted")
+
+
+def write_failure(exc: BaseException, folder: Path) -> WarehouseError | None:
+    """The one-line error for a write that failed because the disk is full or not writable (else ``None``).
+
+    Such a failure happens before the publishing rename, so the published snapshot is the
+    previous one; the message names where the write failed (``folder`` when it is not known).
+    """
+    if isinstance(exc, OSError) and exc.errno is not None:
+        space = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        access = exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+        where = exc.filename or folder
+    elif isinstance(exc, duckdb.Error):
+        text = str(exc)
+        space = any(phrase in text for phrase in _NO_SPACE)
+        access = any(phrase in text for phrase in _NO_ACCESS)
+        quoted = re.search(r'"(/[^"]+)"', text)
+        where = quoted.group(1) if quoted else folder
+    else:
+        return None
+    if space:
+        return WarehouseError(f"no space left on device at {where}; free space and re-run")
+    if access:
+        return WarehouseError(f"permission denied writing {where}; restore write access to {folder} and re-run")
+    return None
 
 
 def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -109,6 +141,11 @@ class Warehouse:
             for table in RUN_LOG_TABLES:
                 con.execute(table.ddl())
             yield con
+        except (OSError, duckdb.Error) as exc:
+            failure = write_failure(exc, self.path.parent)
+            if failure is None:
+                raise
+            raise failure from None
         finally:
             con.close()
 

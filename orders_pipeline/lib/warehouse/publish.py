@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from orders_pipeline.lib.common.errors import WarehouseError
+from orders_pipeline.lib.common.faults import inject
 from orders_pipeline.lib.warehouse.connection import Warehouse
 from orders_pipeline.lib.warehouse.contracts import (
     HISTORY_TABLES,
@@ -63,9 +64,11 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str,
             f"the work database {warehouse.work_path} could not be checkpointed; nothing was published"
         )
     try:
+        inject("publish.copy", staging)
         shutil.copyfile(warehouse.work_path, staging)
         run = _build_snapshot(con, staging, previous, run, started)
         _fsync(staging)
+        inject("publish.rename", warehouse.path)
         staging.replace(warehouse.path)
     except BaseException:
         # A failed publish leaves the warehouse as it was and nothing beside it.
@@ -103,6 +106,7 @@ def _build_snapshot(
             [_json_if_needed(run.get(column)) for column in columns],
         )
         _comment_published(con)
+        inject("publish.snapshot", staging)
     finally:
         con.execute("DETACH snapshot")
     return run

@@ -72,5 +72,8 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        # A failed COMMIT (a full disk) has already ended the transaction: the error to report
+        # is the one that got us here, never ROLLBACK's "no transaction is active".
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
         raise
