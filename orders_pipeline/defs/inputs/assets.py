@@ -5,6 +5,7 @@ import dagster as dg
 from orders_pipeline.defs.resources import ReconciliationResource, markdown_table
 from orders_pipeline.lib.checks.gx_suites import prefetch_context
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS
+from orders_pipeline.lib.inputs.file_warnings import file_warnings
 from orders_pipeline.lib.inputs.manifest import land_inputs
 from orders_pipeline.lib.warehouse.contracts import (
     CALLBACK_LINES,
@@ -41,6 +42,8 @@ def landed_logs(context: dg.AssetExecutionContext, reconciliation: Reconciliatio
             context.log.warning(f"no {kind} files under {reconciliation.input_path(kind)}")
     with reconciliation.work(context, "ingest") as con:
         report = land_inputs(con, files, reconciliation.settings(), context.run.run_id)
+        for warning in file_warnings(con):
+            context.log.warning(warning)
     for change in report.sync.changed:
         context.log.warning(f"{change} changed after it was ingested: its lines were replaced by the new content")
     for gone in report.sync.removed:

@@ -13,12 +13,23 @@ Python's csv module (:class:`CsvReader`). Both give the same records (tested).
 from __future__ import annotations
 
 import csv
+import io
+import sys
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from orders_pipeline.lib.inputs.field_maps import FieldMap
 from orders_pipeline.lib.inputs.fields import Field
 from orders_pipeline.lib.inputs.reading import BOM
+
+MAX_RECORD_LINES = 1_000
+"""Physical lines one CSV record may span (a quoted cell with newlines); longer is a broken record."""
+MAX_RECORD_CHARS = 16 << 20
+"""Characters one multi-line CSV record may hold; more is a broken record (memory stays bounded)."""
+
+# A cell is as long as its line: no cap below the record limits (the vectorised path has none).
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def block_is_simple(data: bytearray) -> bool:
@@ -65,7 +76,8 @@ class CsvBatch:
         self.raw: list[str] = []
         self.line_numbers: list[int] = []
         self.malformed: list[bool] = []
-        self.cell_counts: list[int] = []
+        self.cell_counts: list[int | None] = []
+        """None: the record could not be parsed (a broken quote)."""
         self.bad_encoding: list[bool] = []
 
     @property
@@ -79,7 +91,7 @@ class CsvBatch:
         self.raw.append(rec.raw)
         self.line_numbers.append(rec.line_number)
         self.malformed.append(rec.cells is None or len(cells) > self.header_size)
-        self.cell_counts.append(len(cells))
+        self.cell_counts.append(None if rec.cells is None else len(cells))
         self.bad_encoding.append(rec.bad_encoding)
         for name, column in self.cells.items():
             where = self.columns[name]
@@ -99,7 +111,12 @@ def _decode_line(raw: bytes) -> tuple[str, bool]:
 class CsvReader:
     """Feeds physical lines to the csv module and remembers which lines made each record."""
 
-    def __init__(self, blocks: Iterator[bytearray], line_offset: int = 0, strip_bom: bool = True) -> None:
+    def __init__(
+        self,
+        blocks: Iterator[bytearray],
+        line_offset: int = 0,
+        strip_bom: bool = True,
+    ) -> None:
         """Read records from ``blocks``, counting physical lines from ``line_offset``."""
         self.blocks = blocks
         self.strip_bom = strip_bom
@@ -125,36 +142,89 @@ class CsvReader:
         return decoded_records(self._decoded(), self.line_offset)
 
 
+def _strict_single_record(text: str) -> bool:
+    """Whether ``text`` (a record spanning several physical lines) is exactly one well-formed CSV record.
+
+    Well-formed: every quote that opens a cell is closed before the end of the text and
+    followed by a comma or the end of the record.
+    """
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:
+        return False
+    return len(rows) == 1
+
+
 def decoded_records(lines: Iterable[tuple[str, bool]], line_offset: int = 0) -> Iterator[CsvRecord]:
     """CSV records of already decoded physical lines ``(text, bad_encoding)``, numbered from ``line_offset + 1``.
 
     Blank lines between records are not lines; a record's ``raw`` is its physical lines joined
     with newlines (without their line terminators).
+
+    A record that spans several physical lines must be one well-formed record
+    (:func:`_strict_single_record`: its quotes closed, each closing quote followed by a comma
+    or the record's end) of at most :data:`MAX_RECORD_LINES` lines and
+    :data:`MAX_RECORD_CHARS` characters. Otherwise its first physical line alone is the
+    record, unparseable (``cells`` None, later ``malformed_csv``), and reading restarts at the
+    next physical line: one stray quote costs one line, never the rest of the file. (A single
+    line is read as leniently as before: ``"a"b`` is the cell ``ab``.)
     """
-    state = {"line": line_offset, "start": 0, "bad": False}
-    consumed: list[str] = []
+    source = iter(lines)
+    pending: deque[tuple[int, str, bool]] = deque()
+    number = line_offset
+    consumed: list[tuple[int, str, bool]] = []
+    chars = 0
+
+    def next_line() -> tuple[int, str, bool] | None:
+        nonlocal number
+        if pending:
+            return pending.popleft()
+        item = next(source, None)
+        if item is None:
+            return None
+        number += 1
+        return number, item[0], item[1]
 
     def feed() -> Iterator[str]:
-        for text, bad in lines:
-            state["line"] += 1
-            if not consumed and not text.strip(" \t\r"):
+        nonlocal chars
+        while True:
+            item = next_line()
+            if item is None:
+                return
+            if not consumed and not item[1].strip(" \t\r"):
                 continue  # a blank line between records is not a line
             if not consumed:
-                state["start"] = state["line"]
-            consumed.append(text)
-            state["bad"] = state["bad"] or bad
-            yield text + "\n"
+                chars = 0
+            consumed.append(item)
+            chars += len(item[1])
+            yield item[1] + "\n"
+            if len(consumed) >= MAX_RECORD_LINES or chars > MAX_RECORD_CHARS:
+                return  # the reader sees the end of its input: this record is then broken
 
     reader = csv.reader(feed(), strict=False)
     while True:
         try:
             row: list[str] | None = next(reader)
         except StopIteration:
-            return
+            if not consumed:
+                return
+            row = None  # cut at the size limit
         except csv.Error:
             row = None
-        raw = "\n".join(line[:-1] if line.endswith("\r") else line for line in consumed)
-        record = CsvRecord(int(state["start"]), raw, row, bool(state["bad"]))
+        if len(consumed) > 1 and (
+            row is None or not _strict_single_record("\n".join(text for _, text, _ in consumed) + "\n")
+        ):
+            # A broken record over several lines: its first line is the broken record, the
+            # others are read again. A fresh reader, since the old one may have seen its end.
+            first = consumed[0]
+            pending.extendleft(reversed(consumed[1:]))
+            consumed.clear()
+            reader = csv.reader(feed(), strict=False)
+            yield CsvRecord(first[0], first[1].removesuffix("\r"), None, first[2])
+            continue
+        if row is None and not consumed:
+            return
+        raw = "\n".join(text[:-1] if text.endswith("\r") else text for _, text, _ in consumed)
+        record = CsvRecord(consumed[0][0], raw, row, any(bad for _, _, bad in consumed))
         consumed.clear()
-        state["bad"] = False
         yield record

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from orders_pipeline.lib.common.config import Settings
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, InputKind
-from orders_pipeline.lib.inputs.csv_records import CsvBatch, CsvReader, block_is_simple
+from orders_pipeline.lib.inputs.csv_records import CsvBatch, CsvReader, block_is_simple, csv_columns
 from orders_pipeline.lib.inputs.discovery import InputFile, format_of
 from orders_pipeline.lib.inputs.extraction import PARSERS
 from orders_pipeline.lib.inputs.field_maps import FieldMap
@@ -32,6 +32,7 @@ from orders_pipeline.lib.inputs.fields import FIELDS
 from orders_pipeline.lib.inputs.lines import Lines, split_lines, string_array
 from orders_pipeline.lib.inputs.reading import BOM, read_blocks
 from orders_pipeline.lib.inputs.sinks import LineSink
+from orders_pipeline.lib.warehouse.contracts import REJECTED_LINES
 
 _MIN_BLOCK = 1 << 16
 _MAX_BLOCK = 128 << 20
@@ -250,7 +251,9 @@ class FileIngestor:
 
         Blocks without quotes (or NUL, or a lone ``\r``) are split on commas, one record per
         line. From the first block that has any, the rest of the file goes through Python's csv
-        module (quoted cells may span lines and blocks).
+        module (quoted cells may span lines and blocks). A header naming none of the expected
+        columns is no header: every record of the file, the first one included, is rejected
+        ``no_header`` (:meth:`_reject_no_header`).
         """
         header: tuple[str, ...] | None = None
         base_line = 0
@@ -272,6 +275,14 @@ class FileIngestor:
                 end = data.find(b"\n", start)
                 text = bytes(data[start : end if end >= 0 else len(data)]).decode("utf-8", "replace")
                 header = tuple(name.strip() for name in text.rstrip("\r").split(","))
+                if not self._names_a_field(header):
+                    header_line = base_line_of_block + 1 + int(lines.line_index[0])
+                    self._reject_no_header_lines(file, data, lines, base_line_of_block, stats, header_line)
+                    for data in blocks:  # noqa: B020 - the rest of the file, line by line
+                        lines = split_lines(data, 0)
+                        self._reject_no_header_lines(file, data, lines, base_line, stats, header_line)
+                        base_line += lines.physical
+                    return
                 lines = Lines(lines.starts[1:], lines.line_index[1:], lines.physical)
             self._submit_block(file, data, lines, base_line_of_block, stats, "parse_csv_lines", header)
 
@@ -279,10 +290,17 @@ class FileIngestor:
         self, file: InputFile, reader: CsvReader, header: tuple[str, ...] | None, stats: FileCounts
     ) -> None:
         batch: CsvBatch | None = None
-        for record in reader.records():
+        records = reader.records()
+        for record in records:
             if header is None:
-                # An unparseable header gives no columns: every record is then malformed_csv.
+                # An unparseable header gives no columns: it names no field, so it is no header.
                 header = tuple(name.strip() for name in record.cells or [])
+                if not self._names_a_field(header):
+                    rest = itertools.chain([record], records)
+                    while piece := list(itertools.islice(rest, self.task_lines)):
+                        numbers = [r.line_number for r in piece]
+                        self._reject_no_header(file, numbers, [r.raw for r in piece], stats, record.line_number)
+                    return
                 continue
             if batch is None:
                 batch = CsvBatch(self.fields, header, self.field_map)
@@ -292,6 +310,72 @@ class FileIngestor:
                 batch = None
         if batch is not None and batch.size:
             self._flush_csv(file, batch, stats)
+
+    def _names_a_field(self, header: tuple[str, ...]) -> bool:
+        """Whether a CSV header names at least one column the file's fields are read from (after its field map)."""
+        columns = csv_columns(self.fields, header, self.field_map)
+        return any(isinstance(where, int) for where in columns)
+
+    def _reject_no_header_lines(
+        self,
+        file: InputFile,
+        data: bytearray,
+        lines: Lines,
+        first_line: int,
+        stats: FileCounts,
+        header_line: int,
+    ) -> None:
+        """:meth:`_reject_no_header` for the non-blank lines of a block."""
+        if not len(lines.starts):
+            return
+        raw, _ = string_array(data, lines)
+        numbers = (lines.line_index + (first_line + 1)).tolist()
+        self._reject_no_header(file, numbers, raw.to_pylist(), stats, header_line)
+
+    def _reject_no_header(
+        self, file: InputFile, line_numbers: list[int], raws: list[str], stats: FileCounts, header_line: int
+    ) -> None:
+        """Reject records of a CSV file without a header: all ``no_header``, the file cannot be read.
+
+        ``header_line`` is the line that was taken for the header (it gets its own message).
+        """
+        if not line_numbers:
+            return
+        self.drain()
+        expected = ", ".join(
+            dict.fromkeys(c for f in self.fields if f.required and (c := self._expected_column(f.name)))
+        )
+        header_message = (
+            f"line {header_line} is not a header: it names none of the expected columns ({expected}); "
+            "a CSV file must start with its header row"
+        )
+        other_message = (
+            f"the file has no header row: line {header_line} names none of the expected columns ({expected}); "
+            "re-deliver it with its header"
+        )
+        meta = self._meta(file, line_numbers, stats)
+        raw = pl.Series("raw", raws, dtype=pl.String)
+        rejected = meta.select(
+            pl.lit(self.kind).alias("kind"),
+            pl.col("file"),
+            pl.col("line_number"),
+            raw.str.strip_chars_end(" \t\r\n").alias("raw"),
+            pl.lit("no_header").alias("reason"),
+            pl.when(pl.col("line_number") == header_line)
+            .then(pl.lit(header_message))
+            .otherwise(pl.lit(other_message))
+            .alias("message"),
+            pl.lit(None, pl.String).alias("source"),
+            pl.lit(None, pl.Int64).alias("seq"),
+        ).cast(REJECTED_LINES.polars_schema())
+        self.sink.write("rejected_lines", rejected)
+        stats.rejected += rejected.height
+
+    def _expected_column(self, name: str) -> str:
+        """The column a field is read from ("" when its map sets a constant)."""
+        if self.field_map is None:
+            return name
+        return "" if self.field_map.constant(name) is not None else self.field_map.column(name)
 
     def _meta(self, file: InputFile, line_numbers: Any, stats: FileCounts) -> pl.DataFrame:
         count = len(line_numbers)

@@ -7,6 +7,13 @@ import polars as pl
 from orders_pipeline.lib.common.vocabulary import ORDERS, STATEMENT_TYPES, STATEMENTS, InputKind
 from orders_pipeline.lib.inputs.fields import MAX_INSTANT, MIN_INSTANT, TS_OFFSET_RE, TS_RE, UTC_NAMES
 
+LONE_CR = r"\r[^\n]"
+"""A carriage return not ending the line: old Mac (CR-only) line endings, which are not line breaks."""
+LONE_CR_MESSAGE = (
+    "line contains a carriage return without a newline (CR-only line endings are not line breaks); "
+    "re-export the file with LF or CRLF line endings"
+)
+
 # Longer values are cut in messages (the raw line is kept whole).
 MESSAGE_VALUE_CHARS = 80
 
@@ -122,7 +129,9 @@ def rejection_message(kind: InputKind, timezone: str, mapped: tuple[str, ...] = 
         .otherwise(fmt("amount '{}' is too large", amount)),
     )
     malformed_json = (
-        pl.when(pl.col("malformed"))
+        pl.when(pl.col("malformed") & pl.col("raw_text").str.contains(LONE_CR))
+        .then(pl.lit(LONE_CR_MESSAGE))
+        .when(pl.col("malformed"))
         .then(pl.lit("line is not valid JSON; each line must be one JSON object"))
         .otherwise(pl.lit("line is valid JSON but not an object; each line must be one JSON object"))
     )
@@ -130,7 +139,18 @@ def rejection_message(kind: InputKind, timezone: str, mapped: tuple[str, ...] = 
         pl.when(reason == "bad_encoding")
         .then(pl.lit("line is not valid UTF-8; re-export the log as UTF-8"))
         .when(reason == "malformed_csv")
-        .then(fmt("record has {} cells, more than the header", pl.col("csv_cells")))
+        .then(
+            pl.when(pl.col("csv_cells").is_not_null())
+            .then(fmt("record has {} cells, more than the header", pl.col("csv_cells")))
+            .when(pl.col("raw_text").str.contains(LONE_CR))
+            .then(pl.lit(LONE_CR_MESSAGE))
+            .otherwise(
+                pl.lit(
+                    "line is not valid CSV: a quoted cell is not closed where it should be (a stray quote); "
+                    "reading went on at the next line"
+                )
+            )
+        )
         .when(reason == "malformed_json")
         .then(malformed_json)
         .when(reason.str.starts_with("missing_field:"))
