@@ -9,13 +9,19 @@ Ctrl-C exits 130; a run interrupted before it published leaves the warehouse unc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orders_pipeline.lib.warehouse.run_lock import LockHolder
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -91,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also re-evaluate these order days (YYYY-MM-DD:YYYY-MM-DD), even if final",
     )
     reconcile.add_argument("--quiet", action="store_true", help="print only the summary")
+    reconcile.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run is writing the warehouse, wait for it to finish instead of exiting at once",
+    )
     reconcile.set_defaults(handler=_reconcile)
 
     generate = command(
@@ -176,11 +187,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
+    # The run lock taken in the pre-flight is held until the summary is printed.
+    with contextlib.ExitStack() as held:
+        return _reconcile_holding(args, held)
+
+
+def _reconcile_holding(args: argparse.Namespace, held: contextlib.ExitStack) -> int:
     from orders_pipeline.lib.common.config import load_settings
     from orders_pipeline.lib.common.time import parse_as_of
     from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS, InputKind
     from orders_pipeline.lib.inputs.discovery import discover_files
     from orders_pipeline.lib.warehouse.connection import Warehouse
+    from orders_pipeline.lib.warehouse.run_lock import run_lock
 
     # Pre-flight: every mistake a user can make is caught here, before Dagster starts.
     settings = load_settings(args.config)
@@ -191,7 +209,10 @@ def _reconcile(args: argparse.Namespace) -> int:
     callback_files = discover_files(args.callbacks, CALLBACKS, skipped[CALLBACKS])
     statement_files = discover_files(args.statements, STATEMENTS, skipped[STATEMENTS]) if args.statements else []
     warehouse = Warehouse.at(args.warehouse or _default_warehouse())
-    warehouse.check_work_unlocked()
+    # One writer per warehouse, for the whole run: refuse (or --wait) now if another run holds it.
+    run_id = str(uuid.uuid4())
+    held.enter_context(run_lock(warehouse.path, run_id, wait=args.wait, on_wait=_waiting))
+    warehouse.check_work_unlocked()  # a writer that does not take the run lock (an older version)
     backfill = _parse_backfill(args.backfill) if args.backfill else None
     for kind, names in skipped.items():
         if names:
@@ -228,7 +249,8 @@ def _reconcile(args: argparse.Namespace) -> int:
             f" as of {_iso(as_of)} into {warehouse.path}",
             file=sys.stderr,
         )
-    outcome = run_reconcile_job(resource, live_window_tags(as_of, settings, backfill), progress=not args.quiet)
+    tags = live_window_tags(as_of, settings, backfill)
+    outcome = run_reconcile_job(resource, tags, progress=not args.quiet, run_id=run_id)
     if outcome.interrupted:
         print(f"orders-pipeline: {outcome.error}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -241,6 +263,11 @@ def _reconcile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _waiting(holder: LockHolder | None) -> None:
+    who = f"another run ({holder.describe()})" if holder else "another run"
+    print(f"waiting for {who} to finish writing the warehouse", file=sys.stderr, flush=True)
+
+
 class JobOutcome:
     """What the CLI needs from a finished run: an error line, the blocking checks that failed, a Ctrl-C."""
 
@@ -251,8 +278,17 @@ class JobOutcome:
         self.interrupted = interrupted
 
 
-def run_reconcile_job(resource, tags: dict[str, str], progress: bool = True, instance=None) -> JobOutcome:  # noqa: ANN001
-    """Run ``reconcile_job`` in process with the run's tags (as-of, order days); translate the result for the CLI."""
+def run_reconcile_job(
+    resource,  # noqa: ANN001
+    tags: dict[str, str],
+    progress: bool = True,
+    instance=None,  # noqa: ANN001
+    run_id: str | None = None,
+) -> JobOutcome:
+    """Run ``reconcile_job`` in process with the run's tags (as-of, order days); translate the result for the CLI.
+
+    ``run_id`` is the id the caller took the warehouse's run lock for (the run shares that hold).
+    """
     import dagster as dg
 
     from orders_pipeline.definitions import build_definitions
@@ -264,7 +300,11 @@ def run_reconcile_job(resource, tags: dict[str, str], progress: bool = True, ins
     if instance is None:
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     result = job.execute_in_process(
-        run_config={"loggers": {"progress": {}}}, tags=tags, instance=instance, raise_on_error=False
+        run_config={"loggers": {"progress": {}}},
+        tags=tags,
+        instance=instance,
+        raise_on_error=False,
+        run_id=run_id,
     )
     failures = result.get_step_failure_events()
     # Dagster turns a Ctrl-C during a step into a failed step (its own SIGINT handler raises

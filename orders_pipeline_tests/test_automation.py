@@ -79,11 +79,12 @@ def test_code_location_default_matches_the_environment() -> None:
 @pytest.mark.parametrize("name", ["daily_reconcile_schedule", "hourly_reconcile_schedule"])
 def test_schedule_tick_requests_one_reconcile_run(tmp_path, name) -> None:
     schedule = defs.resolve_schedule_def(name)
-    context = dg.build_schedule_context(
+    # A context manager, as Dagster's daemon opens it: the resource has a teardown (the run lock).
+    with dg.build_schedule_context(
         scheduled_execution_time=datetime(2026, 11, 21, 1, 0, tzinfo=UTC),
         resources={"reconciliation": _resource(tmp_path)},
-    )
-    data = schedule.evaluate_tick(context)
+    ) as context:
+        data = schedule.evaluate_tick(context)
     assert data.skip_message is None
     assert len(data.run_requests) == 1
 
@@ -105,8 +106,8 @@ def _resource(root: Path) -> ReconciliationResource:
 
 def _tick(resource: ReconciliationResource, cursor: str | None):
     sensor = defs.resolve_sensor_def("new_log_files_sensor")
-    context = dg.build_sensor_context(cursor=cursor, resources={"reconciliation": resource})
-    return sensor.evaluate_tick(context)
+    with dg.build_sensor_context(cursor=cursor, resources={"reconciliation": resource}) as context:
+        return sensor.evaluate_tick(context)
 
 
 def test_sensor_targets_the_reconcile_job_and_is_off_by_default() -> None:

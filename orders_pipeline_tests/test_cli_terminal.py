@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
 from orders_pipeline import cli
+from orders_pipeline.lib.warehouse.run_lock import read_holder
 from orders_pipeline_tests.conftest import AS_OF
+from orders_pipeline_tests.warehouse.test_run_lock import OtherProcess
 
 SCRIPT = [sys.executable, "-m", "orders_pipeline.cli"]
 
@@ -141,6 +147,57 @@ def test_a_work_database_held_by_another_process_is_one_line_before_the_run(tmp_
     assert line.startswith(f"orders-pipeline: error: cannot open the work database {work}")
     assert line.endswith("(is another run writing it?)")
     assert "reconciling" not in captured.err  # refused before the run started
+
+
+def test_a_run_lock_held_by_another_process_is_one_line_and_the_warehouse_is_untouched(
+    tmp_path, small_logs, capsys
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    assert cli.main([*_args(small_logs, warehouse), "--quiet"]) == 0
+    capsys.readouterr()
+    work = tmp_path / "w.work.duckdb"
+    before = {path: (_sha(path), path.stat().st_mtime_ns) for path in (warehouse, work)}
+    other = OtherProcess(warehouse, "the-first-run")
+    try:
+        started = time.monotonic()
+        assert cli.main(_args(small_logs, warehouse, "2026-11-21T12:00:00Z")) == 2
+        assert time.monotonic() - started < 10  # at once, not after a run
+        captured = capsys.readouterr()
+        # Readers never take the lock: the published warehouse stays readable meanwhile.
+        assert cli.main(["summary", "--warehouse", str(warehouse)]) == 0
+    finally:
+        other.stop()
+    line = _one_line(captured.err)
+    holder = read_holder(warehouse)
+    assert holder is None  # released and emptied by the other process
+    assert re.fullmatch(
+        rf"orders-pipeline: error: another run \(pid {other.pid} on {re.escape(socket.gethostname())}, "
+        rf"run the-first-run, started \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ\) is writing {re.escape(str(warehouse))}; "
+        r"wait for it or pass --wait",
+        line,
+    ), line
+    assert "reconciling" not in captured.err  # refused before the run started
+    assert {path: (_sha(path), path.stat().st_mtime_ns) for path in (warehouse, work)} == before
+
+
+def test_wait_runs_once_the_other_run_releases_the_lock(tmp_path, small_logs, capsys) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    other = OtherProcess(warehouse, "the-first-run")
+    release = threading.Timer(2.0, other.stop)
+    release.start()
+    try:
+        assert cli.main([*_args(small_logs, warehouse), "--wait"]) == 0
+    finally:
+        release.cancel()
+        other.stop()
+    captured = capsys.readouterr()
+    waiting = [line for line in captured.err.splitlines() if line.startswith("waiting for")]
+    assert len(waiting) == 1
+    who = f"another run (pid {other.pid} on {socket.gethostname()}, run the-first-run"
+    assert waiting[0].startswith(f"waiting for {who}")
+    assert waiting[0].endswith(") to finish writing the warehouse")
+    assert "USD 12.50" in captured.out
+    assert read_holder(warehouse) is None  # this run released it too
 
 
 def test_summary_reprints_the_last_runs_summary_without_writing(tmp_path, small_logs, capsys) -> None:

@@ -8,7 +8,9 @@ job, which uses the job's own executor, unlike ``execute_in_process``).
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 from pathlib import Path
 
 import dagster as dg
@@ -16,8 +18,10 @@ import pytest
 from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
 
 from orders_pipeline.definitions import build_definitions, defs
-from orders_pipeline.defs.resources import REPO_ROOT, resource_from_env
+from orders_pipeline.defs.resources import DAGSTER_HINT, REPO_ROOT, resource_from_env
+from orders_pipeline.lib.warehouse.run_lock import held_by_this_process, read_holder
 from orders_pipeline_tests.conftest import AS_OF
+from orders_pipeline_tests.warehouse.test_run_lock import LockWatcher, OtherProcess
 
 BUNDLED_DAGSTER_HOME = REPO_ROOT / "data" / "dagster_home"
 
@@ -102,3 +106,45 @@ def test_backfill_of_four_days_is_one_run_that_materializes_each_day() -> None:
         for asset in ("order_outcomes", "daily_summary"):
             materialized = instance.get_materialized_partitions(dg.AssetKey(asset))
             assert materialized >= set(days), asset
+
+
+def _failure_messages(result: dg.ExecuteJobResult) -> list[str]:
+    """The error messages of every failure event of a run (resource set-up, steps, the run)."""
+    messages = []
+    for event in result.all_events:
+        if event.is_failure or event.event_type == dg.DagsterEventType.RUN_FAILURE:
+            error = getattr(event.event_specific_data, "error", None)
+            while error is not None:
+                messages.append(error.message)
+                error = error.cause
+    return messages
+
+
+def test_a_dagster_run_is_refused_at_once_while_another_process_holds_the_warehouse(ui_environment) -> None:
+    """One writer: a run the daemon launches while the command line (or another instance) writes fails at start."""
+    warehouse = ui_environment
+    other = OtherProcess(warehouse, "the-command-line-run")
+    try:
+        with dg.instance_for_test() as instance:
+            result = dg.execute_job(ui_job("reconcile_job"), instance)
+    finally:
+        other.stop()
+    assert not result.success
+    assert not any(e.event_type == dg.DagsterEventType.STEP_START for e in result.all_events)  # no step ran
+    expected = f"another run (pid {other.pid} on {socket.gethostname()}, run the-command-line-run, started "
+    assert any(expected in message and DAGSTER_HINT in message for message in _failure_messages(result))
+    assert not warehouse.exists()
+    assert not warehouse.with_name("warehouse.work.duckdb").exists()
+
+
+def test_a_dagster_run_holds_the_warehouse_lock_from_start_to_end_without_a_gap(ui_environment) -> None:
+    """Between two steps no other writer could take the lock: watched in /proc/locks, which takes no lock itself."""
+    warehouse = ui_environment
+    watcher = LockWatcher(warehouse)
+    with watcher, dg.instance_for_test() as instance:
+        result = dg.execute_job(ui_job("reconcile_job"), instance, tags=range_run_tags("2026-11-18", "2026-11-20"))
+    assert result.success
+    assert watcher.held_throughout(os.getpid())
+    assert held_by_this_process(warehouse) is None
+    assert read_holder(warehouse) is None  # emptied on release
+    OtherProcess(warehouse, "next").stop()  # free for the next writer

@@ -23,11 +23,16 @@ from orders_pipeline.lib.common.time import parse_as_of
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS, InputKind
 from orders_pipeline.lib.inputs.discovery import InputFile, discover_files
 from orders_pipeline.lib.warehouse.connection import Warehouse
+from orders_pipeline.lib.warehouse.run_lock import RunLock
+from orders_pipeline.lib.warehouse.run_lock import acquire as acquire_run_lock
 from orders_pipeline.lib.warehouse.run_log import timed_stage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 DEFAULT_WAREHOUSE = REPO_ROOT / "data" / "warehouse.duckdb"
+
+DAGSTER_HINT = "wait for it to finish, then launch this run again"
+"""What a Dagster run refused by the run lock tells the user."""
 
 AS_OF_TAG = "orders_pipeline/as_of"
 """Run tag holding the as-of a run evaluates (RFC 3339); set by the CLI, the schedules and the sensor."""
@@ -56,10 +61,25 @@ class ReconciliationResource(dg.ConfigurableResource):
     as_of: str | None = None
 
     _settings: Settings | None = PrivateAttr(default=None)
+    _run_lock: RunLock | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Load the settings once for the run."""
+        """Load the settings once for the run, and take the warehouse's run lock for the whole run.
+
+        Every job runs its steps in the run's own process, so this is once per run: the run is
+        the one holder, and a second writer (another Dagster instance, the command line) is
+        refused until it ends. A run started by the command line already holds the lock, which
+        is shared. Sensors and schedules set the resource up outside any run and take no lock.
+        """
         self._settings = load_settings(self.config_file)
+        if context.run is not None:
+            self._run_lock = acquire_run_lock(self.warehouse().path, context.run.run_id, hint=DAGSTER_HINT)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Release the run lock at the end of the run (whether it published, failed or was stopped)."""
+        if self._run_lock is not None:
+            self._run_lock.release()
+            self._run_lock = None
 
     def settings(self) -> Settings:
         """The provider profiles and thresholds (the rules' defaults unless a config file overrides them)."""
