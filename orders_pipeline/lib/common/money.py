@@ -130,3 +130,28 @@ def format_minor_units(amount_minor: int, currency: str) -> str:
     sign = "-" if amount_minor < 0 else ""
     whole, frac = divmod(abs(amount_minor), 10**exponent)
     return f"{sign}{whole}.{frac:0{exponent}d}"
+
+
+MAX_EXPONENT = max(CURRENCY_EXPONENTS.values())
+
+
+def major_units_sql(minor: str, currency: str) -> str:
+    """DuckDB SQL for the exact major-unit amount of ``minor`` minor units in ``currency``, as DECIMAL(38,4).
+
+    ``minor`` and ``currency`` are SQL expressions (quoted column names). The minor units are
+    multiplied by the currency's unit (``0.0100`` for USD) as decimals, never divided as floats,
+    so the result is exact; it is null when either is null or the currency is unknown.
+    """
+    by_exponent: dict[int, list[str]] = {}
+    for code, exponent in sorted(CURRENCY_EXPONENTS.items()):
+        by_exponent.setdefault(exponent, []).append(code)
+    cases = " ".join(
+        f"WHEN {currency} IN ({', '.join(repr(code) for code in codes)}) THEN {_unit_literal(exponent)}"
+        for exponent, codes in sorted(by_exponent.items())
+    )
+    return f"CAST(CAST({minor} AS DECIMAL(19,0)) * (CASE {cases} END) AS DECIMAL(38,{MAX_EXPONENT}))"
+
+
+def _unit_literal(exponent: int) -> str:
+    """One minor unit in major units as a DECIMAL literal of scale MAX_EXPONENT (``0.0100`` for exponent 2)."""
+    return f"CAST('{Decimal(1).scaleb(-exponent):.{MAX_EXPONENT}f}' AS DECIMAL(5,{MAX_EXPONENT}))"

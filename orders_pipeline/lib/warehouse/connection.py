@@ -34,6 +34,11 @@ from orders_pipeline.lib.warehouse.contracts import RUN_LOG_TABLES
 
 SCHEMAS = ("landing", "recon", "run_log")
 
+# The storage format of the work database, and so of the published snapshot (a copy of it).
+# DuckDB 2 writes v1.5.0 files on request, and DuckDB 1.5 (the CLI on the package registry,
+# ``pip install duckdb-cli``) reads them; a file in DuckDB 2's own format it cannot open.
+STORAGE_VERSION = "v1.5.0"
+
 # What the operating system says when a write fails for want of space or rights, as DuckDB
 # quotes it in its IO errors (it keeps no errno).
 _NO_SPACE = ("No space left on device", "Disk quota exceeded")
@@ -69,6 +74,15 @@ def configure(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Session settings every connection uses: UTC, so TIMESTAMPTZ round-trips as UTC."""
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+def storage_version(con: duckdb.DuckDBPyConnection, database: str | None = None) -> str:
+    """The storage format of ``database`` (the connection's own by default), e.g. ``v1.5.0+``."""
+    row = con.execute(
+        "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = coalesce(?, current_database())",
+        [database],
+    ).fetchall()
+    return str(row[0][0]) if row else ""
 
 
 @dataclass(frozen=True)
@@ -121,7 +135,7 @@ class Warehouse:
     def work(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection to the work database, with the pipeline's schemas in place."""
         try:
-            con = duckdb.connect(str(self.work_path))
+            con = self._connect_work()
         except duckdb.IOException as exc:
             raise WarehouseError(self._locked_message(exc)) from None
         try:
@@ -148,6 +162,22 @@ class Warehouse:
             raise failure from None
         finally:
             con.close()
+
+    def _connect_work(self) -> duckdb.DuckDBPyConnection:
+        """Open the work database in :data:`STORAGE_VERSION`, converting one written in a newer format first."""
+        config = {"storage_compatibility_version": STORAGE_VERSION}
+        con = duckdb.connect(str(self.work_path), config=config)
+        if storage_version(con) == f"{STORAGE_VERSION}+":
+            return con
+        con.close()
+        converted = self.work_path.with_name(f"{self.work_path.name}.converting")
+        converted.unlink(missing_ok=True)
+        with contextlib.closing(duckdb.connect()) as copier:
+            copier.execute("ATTACH ? AS old (READ_ONLY)", [str(self.work_path)])
+            copier.execute(f"ATTACH ? AS new (STORAGE_VERSION '{STORAGE_VERSION}')", [str(converted)])
+            copier.execute("COPY FROM DATABASE old TO new")
+        converted.replace(self.work_path)
+        return duckdb.connect(str(self.work_path), config=config)
 
     @contextlib.contextmanager
     def scratch(self, purpose: str) -> Iterator[Path]:

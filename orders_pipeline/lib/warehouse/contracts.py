@@ -8,10 +8,11 @@ the published warehouse and its documentation cannot drift apart.
 This module is long because it is data: one definition per table, every column described, in
 one place on purpose.
 
-Schemas: ``landing`` holds the landed lines and the file manifest (private; published only
-through the ``recon.order_lines`` / ``recon.callback_lines`` / ``recon.statement_lines``
-views), ``recon`` what analysts and finance read, ``run_log`` what one run records about
-itself before publishing.
+Schemas: ``landing`` holds the landed lines and the file manifest (private, never published:
+the snapshot gets copies of the landed lines as ``recon.order_lines`` / ``recon.callback_lines``
+/ ``recon.statement_lines``), ``recon`` what analysts and finance read, ``run_log`` what one
+run records about itself before publishing. Published tables also carry exact major-unit
+amounts beside the minor units (:meth:`Table.major_amounts`) and ``recon.currencies``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ import polars as pl
 from orders_pipeline.lib.common.time import TIMESTAMP
 from orders_pipeline.lib.common.vocabulary import FLAGS, OUTCOMES
 
-ColumnType = Literal["VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMPTZ", "VARCHAR[]", "JSON"]
+ColumnType = Literal[
+    "VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMPTZ", "VARCHAR[]", "JSON", "DECIMAL(38,4)"
+]
+
+# Amounts in major units are published as DECIMAL(38,4): the largest ISO 4217 exponent is 4
+# (CLF, UYW), so every currency's amount is exact at scale 4, and 38 digits hold any BIGINT
+# count of minor units. One type for every row, whatever its currency: 1250 USD minor units is
+# 12.5000, 1250 JPY is 1250.0000.
+MAJOR_TYPE: ColumnType = "DECIMAL(38,4)"
 
 _POLARS_TYPES: dict[ColumnType, pl.DataType] = {
     "VARCHAR": pl.String(),
@@ -35,6 +44,8 @@ _POLARS_TYPES: dict[ColumnType, pl.DataType] = {
     "TIMESTAMPTZ": TIMESTAMP,
     "VARCHAR[]": pl.List(pl.String()),
     "JSON": pl.String(),
+    "INTEGER": pl.Int32(),
+    "DECIMAL(38,4)": pl.Decimal(38, 4),
 }
 
 
@@ -80,16 +91,55 @@ class Table:
         verb = "CREATE OR REPLACE TABLE" if replace else "CREATE TABLE IF NOT EXISTS"
         return f"{verb} {self.qualified(database)} ({body})"
 
+    def major_amounts(self) -> list[MajorAmount]:
+        """The exact major-unit columns published beside this table's minor-unit amounts.
+
+        Every ``BIGINT`` column named ``<stem>_minor`` gets a ``<stem>`` column of
+        :data:`MAJOR_TYPE` (``amount_minor`` -> ``amount``, ``confirmed_amount_minor`` ->
+        ``confirmed_amount``), in the currency of the column ``<prefix>currency`` when the table
+        has one (``callback_amount_minor`` is in ``callback_currency``), else ``currency``.
+        """
+        names = set(self.column_names)
+        majors = []
+        for column in self.columns:
+            if column.type != "BIGINT" or not column.name.endswith("_minor"):
+                continue
+            stem = column.name.removesuffix("_minor")
+            prefix = stem.removesuffix("amount") if stem.endswith("amount") else ""
+            currency = f"{prefix}currency" if f"{prefix}currency" in names else "currency"
+            if currency not in names:
+                raise ValueError(f"{self.name}.{column.name} is an amount but the table has no currency column")
+            description = (
+                f"{column.name} in major units of {currency}, exact: {column.name} / 10^exponent "
+                "(see recon.currencies); 1250 minor units of USD is 12.5000"
+            )
+            majors.append(MajorAmount(Column(stem, MAJOR_TYPE, description), column.name, currency))
+        return majors
+
+    @property
+    def published_columns(self) -> tuple[Column, ...]:
+        """The columns as published: this table's own, then the major-unit amounts beside them."""
+        return (*self.columns, *(major.column for major in self.major_amounts()))
+
     def comment_statements(self, database: str | None = None, *, view: bool = False) -> list[str]:
-        """``COMMENT ON`` the table (or view) and each of its columns."""
+        """``COMMENT ON`` the table (or view) and each of its published columns."""
         target = self.qualified(database)
         kind = "VIEW" if view else "TABLE"
         statements = [f"COMMENT ON {kind} {target} IS {quote_literal(self.description)}"]
         statements += [
             f"COMMENT ON COLUMN {target}.{quote_identifier(c.name)} IS {quote_literal(c.description)}"
-            for c in self.columns
+            for c in self.published_columns
         ]
         return statements
+
+
+@dataclass(frozen=True)
+class MajorAmount:
+    """A published major-unit column: computed from ``minor`` (minor units) in the currency of ``currency``."""
+
+    column: Column
+    minor: str
+    currency: str
 
 
 def quote_identifier(identifier: str) -> str:
@@ -540,12 +590,30 @@ CHECK_RESULTS = Table(
     ),
 )
 
-# Landed lines are published as views of recon over the snapshot's landing tables.
-PUBLISHED_LINE_VIEWS: dict[str, Table] = {
+CURRENCIES = Table(
+    "recon.currencies",
+    "Every ISO 4217 currency the pipeline accepts, with its minor-unit exponent: amount = amount_minor / 10^exponent.",
+    (
+        _c("code", "VARCHAR", "ISO 4217 alphabetic code, as in every currency column"),
+        _c("exponent", "INTEGER", "digits after the decimal point of the major unit (JPY 0, USD 2, KWD 3, CLF 4)"),
+        _c("minor_unit", MAJOR_TYPE, "one minor unit in major units: 10^-exponent (USD 0.0100, JPY 1.0000)"),
+    ),
+)
+
+# Landed lines are published as recon tables, copied from the snapshot's landing tables (which
+# are then dropped: the private landing schema is never part of the published file).
+PUBLISHED_LINE_TABLES: dict[str, Table] = {
     "recon.order_lines": ORDER_LINES,
     "recon.callback_lines": CALLBACK_LINES,
     "recon.statement_lines": STATEMENT_LINES,
 }
+
+
+def published_line_table(name: str) -> Table:
+    """The published ``recon`` table of landed lines ``name`` (the landing table's columns and words)."""
+    source = PUBLISHED_LINE_TABLES[name]
+    return Table(name, source.description, source.columns)
+
 
 # The recon tables each run republishes from the work database, as they are.
 PUBLISHED_TABLES: tuple[Table, ...] = (
@@ -578,3 +646,9 @@ LANDING_TABLES: tuple[Table, ...] = (
     UNEVALUATED_FILES,
 )
 RUN_LOG_TABLES: tuple[Table, ...] = (STAGE_TIMINGS, CHECK_RESULTS)
+
+
+def published_contracts() -> tuple[Table, ...]:
+    """Every table of the published warehouse, as published (``recon`` only)."""
+    lines = tuple(published_line_table(name) for name in PUBLISHED_LINE_TABLES)
+    return (*PUBLISHED_TABLES, *HISTORY_TABLES, *lines, CURRENCIES)

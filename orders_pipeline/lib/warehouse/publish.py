@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,19 @@ import duckdb
 
 from orders_pipeline.lib.common.errors import WarehouseError
 from orders_pipeline.lib.common.faults import inject
+from orders_pipeline.lib.common.money import CURRENCY_EXPONENTS, MAX_EXPONENT, major_units_sql
 from orders_pipeline.lib.warehouse.connection import Warehouse
 from orders_pipeline.lib.warehouse.contracts import (
+    CURRENCIES,
     HISTORY_TABLES,
-    PUBLISHED_LINE_VIEWS,
+    OUTCOME_CHANGES,
+    PUBLISHED_LINE_TABLES,
     PUBLISHED_TABLES,
     RUNS,
+    MajorAmount,
+    Table,
+    published_contracts,
+    published_line_table,
     quote_identifier,
 )
 from orders_pipeline.lib.warehouse.run_log import run_row
@@ -40,10 +46,11 @@ def publish(con: duckdb.DuckDBPyConnection, warehouse: Warehouse, run: dict[str,
     """Turn a copy of the work database into the new snapshot, then swap it in.
 
     The work database is checkpointed and copied whole (a file copy: no row is decoded or
-    compressed again, where copying table by table re-encoded every landed line), and the copy
-    is trimmed to what is published: the ``recon`` tables, and the landed lines, which stay in
-    its ``landing`` schema behind the views ``recon.order_lines`` and ``recon.callback_lines``.
-    Bookkeeping (the manifest, the run log) is dropped from the copy.
+    compressed again), and the copy is trimmed to what is published: the ``recon`` tables, the
+    landed lines copied into ``recon.order_lines`` / ``callback_lines`` / ``statement_lines``
+    (the private ``landing`` schema is dropped from the copy, with the manifest and the run
+    log), ``recon.currencies``, the exact major-unit amounts beside the minor units, and a
+    ``COMMENT ON`` every table and column from the contracts.
 
     ``run`` is this run's row of ``recon.runs`` (:data:`~orders_pipeline.lib.warehouse.contracts.RUNS`).
     ``outcome_changes`` gains one row per order whose outcome differs from the previously
@@ -87,6 +94,7 @@ def _build_snapshot(
     con.execute("ATTACH ? AS snapshot", [str(staging)])
     try:
         _trim_to_published(con)
+        _publish_lines(con)
         for table in HISTORY_TABLES:
             con.execute(table.ddl("snapshot"))
         if previous is not None:
@@ -105,6 +113,9 @@ def _build_snapshot(
             f"INSERT INTO {RUNS.qualified('snapshot')} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
             [_json_if_needed(run.get(column)) for column in columns],
         )
+        _add_currencies(con)
+        for table in (*PUBLISHED_TABLES, *HISTORY_TABLES):
+            _add_major_amounts(con, table)
         _comment_published(con)
         inject("publish.snapshot", staging)
     finally:
@@ -113,9 +124,9 @@ def _build_snapshot(
 
 
 def _trim_to_published(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop from the ``snapshot`` copy everything but the published tables; add the landed-lines views."""
+    """Drop from the ``snapshot`` copy everything but the published tables and the landed lines."""
     keep = {tuple(table.name.split(".")) for table in PUBLISHED_TABLES} | {
-        tuple(table.name.split(".")) for table in PUBLISHED_LINE_VIEWS.values()
+        tuple(table.name.split(".")) for table in PUBLISHED_LINE_TABLES.values()
     }
     for kind, schema, name in con.execute(
         "SELECT 'VIEW', schema_name, view_name FROM duckdb_views() WHERE database_name = 'snapshot' AND NOT internal "
@@ -124,29 +135,65 @@ def _trim_to_published(con: duckdb.DuckDBPyConnection) -> None:
         if (schema, name) not in keep:
             con.execute(f"DROP {kind} snapshot.{quote_identifier(schema)}.{quote_identifier(name)}")
     con.execute("DROP SCHEMA IF EXISTS snapshot.run_log")
-    for view, source in PUBLISHED_LINE_VIEWS.items():
-        schema, name = view.split(".")
+
+
+def _publish_lines(con: duckdb.DuckDBPyConnection) -> None:
+    """Copy the landed lines into ``recon`` (with their major-unit amounts), then drop the ``landing`` schema.
+
+    DuckDB cannot move a table to another schema, and a view over ``landing`` would keep the
+    private schema in the published file, so the lines are copied once per publish.
+    """
+    for name, source in PUBLISHED_LINE_TABLES.items():
+        target = published_line_table(name)
+        if not table_exists(con, source.name, "snapshot"):
+            con.execute(source.ddl("snapshot"))
+        majors = "".join(f", {_major_sql(m)} AS {quote_identifier(m.column.name)}" for m in target.major_amounts())
         con.execute(
-            f"CREATE VIEW snapshot.{quote_identifier(schema)}.{quote_identifier(name)} AS "
-            f"SELECT * FROM {source.qualified('snapshot')}"
+            f"CREATE TABLE {target.qualified('snapshot')} AS SELECT *{majors} FROM {source.qualified('snapshot')}"
         )
+        con.execute(f"DROP TABLE {source.qualified('snapshot')}")
+    con.execute("DROP SCHEMA snapshot.landing")
+
+
+def _add_currencies(con: duckdb.DuckDBPyConnection) -> None:
+    """``recon.currencies``: every accepted ISO 4217 code with its exponent and minor unit."""
+    con.execute(CURRENCIES.ddl("snapshot", replace=True))
+    rows = [(code, exponent) for code, exponent in sorted(CURRENCY_EXPONENTS.items())]
+    con.executemany(f"INSERT INTO {CURRENCIES.qualified('snapshot')} (code, exponent) VALUES (?, ?)", rows)
+    con.execute(
+        f"UPDATE {CURRENCIES.qualified('snapshot')} SET minor_unit = "
+        f"CAST(pow(10, -exponent) AS DECIMAL(38,{MAX_EXPONENT}))"
+    )
+
+
+def _add_major_amounts(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Add ``table``'s exact major-unit columns to the snapshot, computed from its minor units."""
+    majors = table.major_amounts()
+    if not majors:
+        return
+    target = table.qualified("snapshot")
+    for major in majors:
+        con.execute(f"ALTER TABLE {target} ADD COLUMN {quote_identifier(major.column.name)} {major.column.type}")
+    assignments = ", ".join(f"{quote_identifier(m.column.name)} = {_major_sql(m)}" for m in majors)
+    con.execute(f"UPDATE {target} SET {assignments}")
+
+
+def _major_sql(major: MajorAmount) -> str:
+    return major_units_sql(quote_identifier(major.minor), quote_identifier(major.currency))
 
 
 def _comment_published(con: duckdb.DuckDBPyConnection) -> None:
-    """Describe every published table, view and column in the snapshot (``COMMENT ON``, from the contracts)."""
-    for table in (*PUBLISHED_TABLES, *HISTORY_TABLES):
+    """Describe every published table and column in the snapshot (``COMMENT ON``, from the contracts)."""
+    for table in published_contracts():
         for statement in table.comment_statements("snapshot"):
-            con.execute(statement)
-    for view, source in PUBLISHED_LINE_VIEWS.items():
-        for statement in replace(source, name=view).comment_statements("snapshot", view=True):
             con.execute(statement)
 
 
 def _carry_history_forward(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     if table_exists(con, "recon.runs", "previous"):
-        con.execute("INSERT INTO snapshot.recon.runs BY NAME SELECT * FROM previous.recon.runs")
+        _carry(con, RUNS)
     if table_exists(con, "recon.outcome_changes", "previous"):
-        con.execute("INSERT INTO snapshot.recon.outcome_changes BY NAME SELECT * FROM previous.recon.outcome_changes")
+        _carry(con, OUTCOME_CHANGES)
     if table_exists(con, "recon.order_outcomes", "previous"):
         con.execute(
             """
@@ -160,6 +207,26 @@ def _carry_history_forward(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
             """,
             [run_id],
         )
+
+
+def _carry(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    """Copy ``table``'s rows from the previous snapshot: its contract columns (the major amounts are added later).
+
+    A snapshot of an older layout may lack a column: it is null in the carried rows.
+    """
+    schema, name = table.name.split(".")
+    present = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = 'previous' AND schema_name = ? "
+            "AND table_name = ?",
+            [schema, name],
+        ).fetchall()
+    }
+    columns = ", ".join(quote_identifier(column) for column in table.column_names if column in present)
+    con.execute(
+        f"INSERT INTO {table.qualified('snapshot')} ({columns}) SELECT {columns} FROM {table.qualified('previous')}"
+    )
 
 
 def _json_if_needed(value: Any) -> Any:
