@@ -553,8 +553,8 @@ def test_the_snapshot_holds_the_published_tables_and_no_bookkeeping(built) -> No
     finally:
         con.close()
     published = {("recon", t.name.split(".")[1], "BASE TABLE") for t in (*PUBLISHED_TABLES, *HISTORY_TABLES)}
-    lines = {("recon", name, "BASE TABLE") for name in ("order_lines", "callback_lines", "statement_lines")}
-    assert objects == published | lines | {("recon", "currencies", "BASE TABLE")}  # no landing schema
+    line_tables = {("recon", name, "BASE TABLE") for name in ("order_lines", "callback_lines", "statement_lines")}
+    assert objects == published | line_tables | {("recon", "currencies", "BASE TABLE")}  # no landing schema
     assert lines + callbacks == landed
     assert rejected_rows == rejected
     assert landed + rejected == read
