@@ -165,7 +165,7 @@ class Warehouse:
 
     def _connect_work(self) -> duckdb.DuckDBPyConnection:
         """Open the work database in :data:`STORAGE_VERSION`, converting one written in a newer format first."""
-        config = {"storage_compatibility_version": STORAGE_VERSION}
+        config: dict[str, str | bool | int | float | list[str]] = {"storage_compatibility_version": STORAGE_VERSION}
         con = duckdb.connect(str(self.work_path), config=config)
         if storage_version(con) == f"{STORAGE_VERSION}+":
             return con
