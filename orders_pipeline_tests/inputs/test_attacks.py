@@ -6,7 +6,10 @@ the rules leave open (duplicate keys, symlinks, line endings, CSV headers).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ import pytest
 
 from orders_pipeline.lib.log_quality.gaps import bad_seq_values, log_gaps
 from orders_pipeline.lib.warehouse.contracts import REJECTED_LINES
+from orders_pipeline_tests.conftest import write_jsonl
 from orders_pipeline_tests.inputs.test_ingest import (
     callback,
     landed_order,
@@ -205,3 +209,28 @@ def test_landing_tables_of_an_older_layout_are_rebuilt(tmp_path: Path) -> None:
 def test_frame_of_rows_has_the_contract_schema() -> None:
     landed, _ = parse_orders(order(seq="n/a"))
     assert landed.schema["bad_seq"] == pl.String
+
+
+# --- row 4: a file edited in place with its size and mtime put back (touch -r) ---------------
+
+
+def test_an_in_place_edit_with_size_and_mtime_restored_is_republished_as_changed(tmp_path, capsys) -> None:
+    path = write_jsonl(tmp_path / "orders" / "a.jsonl", [order(order_id="o-1", amount="12.50")])
+    (tmp_path / "callbacks").mkdir()
+    _, con = reconcile(tmp_path, capsys)
+    con.close()
+    before = path.stat()
+    time.sleep(0.01)  # a later clock tick for ctime
+    with path.open("r+b") as handle:
+        handle.write(path.read_bytes().replace(b'"12.50"', b'"99.99"'))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # touch -r a.jsonl.orig a.jsonl
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+    _, con = reconcile(tmp_path, capsys)
+    try:
+        assert con.execute("SELECT amount_minor FROM recon.order_outcomes").fetchall() == [(9999,)]
+        status, sha = con.execute("SELECT status, sha256 FROM recon.input_files WHERE kind = 'orders'").fetchone()
+    finally:
+        con.close()
+    assert status == "changed"
+    assert sha == hashlib.sha256(path.read_bytes()).hexdigest()

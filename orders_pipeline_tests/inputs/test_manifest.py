@@ -20,6 +20,7 @@ from orders_pipeline import cli
 from orders_pipeline.lib.common.config import Settings
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS
 from orders_pipeline.lib.inputs import landing as landed_file
+from orders_pipeline.lib.inputs import manifest as manifest_module
 from orders_pipeline.lib.inputs.discovery import discover_files
 from orders_pipeline.lib.inputs.manifest import SyncReport, ranked_lines_sql, sync_landing
 from orders_pipeline.lib.outcomes.rules import classify_orders
@@ -145,8 +146,10 @@ def test_redelivered_file_is_a_duplicate_whichever_arrived_first(tmp_path, arriv
     assert report.statuses["duplicate"] == 2
     assert _files_of(con, "landing.orders") == _files_of(con, "landing.callbacks") == {"a.jsonl"}
     assert _landed(con) == _landed(reference)
-    assert _table(con, MANIFEST.name, exclude=("mtime_ns", "ingested_run_id", "status")) == _table(
-        reference, MANIFEST.name, exclude=("mtime_ns", "ingested_run_id", "status")
+    assert _table(
+        con, MANIFEST.name, exclude=("mtime_ns", "inode", "ctime_ns", "seen_ns", "ingested_run_id", "status")
+    ) == _table(
+        reference, MANIFEST.name, exclude=("mtime_ns", "inode", "ctime_ns", "seen_ns", "ingested_run_id", "status")
     )
 
 
@@ -253,6 +256,100 @@ def test_same_size_change_with_new_mtime_is_detected(con, tmp_path) -> None:
     assert con.execute("SELECT amount_minor FROM landing.orders").fetchall() == [(2000,)]
 
 
+def test_in_place_change_with_size_and_mtime_restored_is_detected(con, tmp_path) -> None:
+    """``touch -r``: the same size, the old mtime put back; only ctime (and the content) say it changed."""
+    path = write_jsonl(tmp_path / ORDERS / "a.jsonl", [_order("o1", "12.50")])
+    _sync(con, tmp_path)
+    before = path.stat()
+    with path.open("r+b") as handle:  # rewritten in place: the same inode
+        handle.write(path.read_bytes().replace(b'"12.50"', b'"99.99"'))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+
+    report = _sync(con, tmp_path, run_id="run-2")
+
+    assert report.changed == ["orders/a.jsonl"]
+    row = _manifest(con)[(ORDERS, "a.jsonl")]
+    assert (row["status"], row["ingested_run_id"]) == ("changed", "run-2")
+    assert con.execute("SELECT amount_minor FROM landing.orders").fetchall() == [(9999,)]
+    fresh = configure(duckdb.connect())
+    _sync(fresh, tmp_path, run_id="fresh")
+    assert _landed(con) == _landed(fresh)
+    assert row["sha256"] == _manifest(fresh)[(ORDERS, "a.jsonl")]["sha256"]
+
+
+def test_a_file_replaced_by_another_of_the_same_size_and_mtime_is_detected(con, tmp_path) -> None:
+    """A new file renamed over the old one (a new inode) with the old size and mtime."""
+    path = write_jsonl(tmp_path / ORDERS / "a.jsonl", [_order("o1", "12.50")])
+    _sync(con, tmp_path)
+    before = path.stat()
+    replacement = write_jsonl(tmp_path / "elsewhere.jsonl", [_order("o1", "99.99")])
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    replacement.replace(path)
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+    report = _sync(con, tmp_path, run_id="run-2")
+
+    assert report.changed == ["orders/a.jsonl"]
+    assert con.execute("SELECT amount_minor FROM landing.orders").fetchall() == [(9999,)]
+
+
+@pytest.fixture
+def hashed_files(monkeypatch) -> list[str]:
+    """The relative paths ``sync_landing`` hashes before deciding (not while ingesting), in call order."""
+    hashed: list[str] = []
+    real_hash = manifest_module.file_sha256
+
+    def counting_hash(file):
+        hashed.append(f"{file.kind}/{file.relative}")
+        return real_hash(file)
+
+    monkeypatch.setattr(manifest_module, "file_sha256", counting_hash)
+    return hashed
+
+
+def _settle(con: duckdb.DuckDBPyConnection) -> None:
+    """Pretend the last sync looked at the files long after they were last changed (not in the same tick)."""
+    con.execute(f"UPDATE {MANIFEST.qualified()} SET seen_ns = ctime_ns + 10_000_000_000")
+
+
+def test_a_file_touched_without_a_change_is_hashed_once_and_stays_unchanged(
+    con, tmp_path, parsed_files, hashed_files
+) -> None:
+    path = write_jsonl(tmp_path / ORDERS / "a.jsonl", [_order("o1")])
+    _sync(con, tmp_path)
+    _settle(con)
+    path.chmod(0o600)  # a new ctime, the same bytes
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 5_000_000_000))
+    parsed_files.clear()
+
+    report = _sync(con, tmp_path, run_id="run-2")
+
+    assert report.statuses == {"unchanged": 1, "removed": 0}
+    assert parsed_files == []
+    assert hashed_files == ["orders/a.jsonl"]  # the doubt is settled by the content
+    row = _manifest(con)[(ORDERS, "a.jsonl")]
+    assert (row["mtime_ns"], row["ctime_ns"]) == (path.stat().st_mtime_ns, path.stat().st_ctime_ns)
+    _settle(con)
+    hashed_files.clear()
+    _sync(con, tmp_path, run_id="run-3")
+    assert hashed_files == []  # the new stat was recorded: no hashing again
+
+
+def test_a_file_seen_in_the_tick_it_was_last_changed_is_hashed_again(con, tmp_path, hashed_files) -> None:
+    """A write in the same clock tick as the stat would leave ctime as it was: that stat proves nothing."""
+    write_jsonl(tmp_path / ORDERS / "a.jsonl", [_order("o1")])
+    _sync(con, tmp_path)
+    con.execute(f"UPDATE {MANIFEST.qualified()} SET seen_ns = ctime_ns")
+    _sync(con, tmp_path, run_id="run-2")
+    assert hashed_files == ["orders/a.jsonl"]
+    _settle(con)
+    hashed_files.clear()
+    _sync(con, tmp_path, run_id="run-3")
+    assert hashed_files == []
+
+
 def test_removed_file_lines_disappear(con, tmp_path) -> None:
     write_jsonl(tmp_path / ORDERS / "a.jsonl", [_order("o1")])
     write_jsonl(tmp_path / ORDERS / "b.jsonl", [_order("o2"), '{"bad"'])
@@ -328,13 +425,13 @@ def test_syncing_twice_leaves_every_landing_table_identical(con, tmp_path) -> No
     )
     write_jsonl(tmp_path / CALLBACKS / "a.jsonl", CALLBACKS_A)
     _sync(con, tmp_path)
-    landed, manifest = _landed(con), _table(con, MANIFEST.name, exclude=("status",))
+    landed, manifest = _landed(con), _table(con, MANIFEST.name, exclude=("status", "seen_ns"))
 
     report = _sync(con, tmp_path, run_id="run-2")
 
     assert _landed(con) == landed
     # Only the per-sync status changes (ingested -> unchanged); ingested_run_id stays the first run's.
-    assert _table(con, MANIFEST.name, exclude=("status",)) == manifest
+    assert _table(con, MANIFEST.name, exclude=("status", "seen_ns")) == manifest
     assert report.statuses == {"unchanged": 3, "duplicate": 1, "removed": 0}
 
 
@@ -366,7 +463,7 @@ def test_failed_sync_keeps_finished_files_and_the_next_sync_completes(con, tmp_p
     reference = configure(duckdb.connect())
     _sync(reference, tmp_path)
     assert _landed(con) == _landed(reference)
-    exclude = ("ingested_run_id", "status")
+    exclude = ("ingested_run_id", "status", "seen_ns")  # when each sync looked
     assert _table(con, MANIFEST.name, exclude=exclude) == _table(reference, MANIFEST.name, exclude=exclude)
     # Every file landed since the last classification is still waiting for it.
     assert {r[1] for r in con.execute("SELECT * FROM landing.unevaluated_files").fetchall()} == {"a.jsonl", "b.jsonl"}

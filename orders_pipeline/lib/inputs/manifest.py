@@ -4,7 +4,12 @@ The landed lines of a run are exactly those of the files under the order, callba
 statement paths *now* — a deterministic function of the file set, whatever order the files arrived in — but
 each file is parsed only once, ever:
 
-* a file whose (size, mtime) is unchanged since it was last seen keeps its checksum and lines;
+* a file whose status is unchanged since it was last seen keeps its checksum and lines without
+  being read: the same size, mtime, inode and ctime. ctime moves on any write and cannot be set
+  back (``touch -r`` restores mtime only), and a file renamed over another has a new inode. A
+  file whose status differs in any of them, or was last seen within :data:`DOUBTFUL_NS` of its
+  last change (a write in the same clock tick leaves ctime as it was), is hashed: the same
+  checksum keeps it ``unchanged`` (its new status recorded), another makes it ``changed``;
 * a new file is hashed (SHA-256 of its decompressed content; while it is ingested when no
   other file has its size, so it is read once). Among files of one kind with
   the same checksum, the first in sorted relative-path order is the original and the others
@@ -39,8 +44,9 @@ asset never undo each other's files.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 
@@ -70,6 +76,8 @@ from orders_pipeline.lib.warehouse.sql import replace_table_from_query, transact
 LANDED_TABLE: dict[InputKind, Table] = {ORDERS: ORDER_LINES, CALLBACKS: CALLBACK_LINES, STATEMENTS: STATEMENT_LINES}
 LOG_KINDS_SYNCED: tuple[LogKind, ...] = (ORDERS, CALLBACKS)
 _MANIFEST_COLUMNS = len(MANIFEST.columns)
+DOUBTFUL_NS = 2_000_000_000
+"""A file seen less than this after its last status change is hashed again on the next run."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +89,36 @@ class SyncReport:
     changed: list[str]
 
 
-def _stat(file: InputFile) -> tuple[int, int]:
+@dataclass(frozen=True)
+class FileStatus:
+    """What the file system says about a file, and when it was asked."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    ctime_ns: int
+    seen_ns: int
+
+    def columns(self) -> tuple[int, int, int, int, int]:
+        """The manifest's columns ``size_bytes``, ``mtime_ns``, ``inode``, ``ctime_ns``, ``seen_ns``."""
+        return self.size, self.mtime_ns, self.inode, self.ctime_ns, self.seen_ns
+
+    def proves_unchanged_since(self, before: dict) -> bool:
+        """Whether this status alone shows the content is what it was when ``before`` was recorded."""
+        same = (self.size, self.mtime_ns, self.inode, self.ctime_ns) == (
+            before["size_bytes"],
+            before["mtime_ns"],
+            before["inode"],
+            before["ctime_ns"],
+        )
+        settled = before["seen_ns"] is not None and before["seen_ns"] - before["ctime_ns"] >= DOUBTFUL_NS
+        return same and settled
+
+
+def _stat(file: InputFile) -> FileStatus:
+    seen = time.time_ns()
     stat = file.path.stat()
-    return stat.st_size, stat.st_mtime_ns
+    return FileStatus(stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns, seen)
 
 
 def sync_landing(
@@ -144,6 +179,9 @@ def _sync_kind(
         "file",
         "size_bytes",
         "mtime_ns",
+        "inode",
+        "ctime_ns",
+        "seen_ns",
         "sha256",
         "duplicate_of",
         "lines_read",
@@ -161,19 +199,20 @@ def _sync_kind(
     current = {f.relative: f for f in files}
     removed = sorted(set(known) - set(current))
 
-    # Checksums: the known one when size and mtime are unchanged. A new file whose size no other
+    # Checksums: the known one when the file's status proves it unchanged. A new file whose size no other
     # file has is hashed while it is ingested (one read instead of two); any other new or
     # modified file is hashed first, so a likely duplicate is not parsed for nothing.
     stats = {relative: _stat(file) for relative, file in current.items()}
-    sizes = Counter(size for size, _ in stats.values())
+    sizes = Counter(stat.size for stat in stats.values())
     sha: dict[str, str] = {}
     changed: list[str] = []
     hash_while_ingesting: list[str] = []
     for relative, file in current.items():
         before = known.get(relative)
-        if before is not None and (before["size_bytes"], before["mtime_ns"]) == stats[relative]:
+        if before is not None and stats[relative].proves_unchanged_since(before):
             sha[relative] = before["sha256"]
-        elif before is None and sizes[stats[relative][0]] == 1:
+            stats[relative] = replace(stats[relative], seen_ns=before["seen_ns"])  # syncing again changes nothing
+        elif before is None and sizes[stats[relative].size] == 1:
             hash_while_ingesting.append(relative)
         else:
             sha[relative] = file_sha256(file)
@@ -209,7 +248,6 @@ def _sync_kind(
 
     rows = []
     for relative in sorted(current):
-        size, mtime = stats[relative]
         count_names = ("lines_read", "lines_landed", "lines_rejected", "lines_ignored")
         if relative not in wanted:
             status, counts, ingested_by = "duplicate", (0, 0, 0, 0), None
@@ -224,7 +262,9 @@ def _sync_kind(
             counts = tuple(before[name] for name in count_names)
             ingested_by = before["ingested_run_id"]
         duplicate_of = None if relative in wanted else original[sha[relative]]
-        rows.append((kind, relative, size, mtime, sha[relative], duplicate_of, *counts, ingested_by, status))
+        rows.append(
+            (kind, relative, *stats[relative].columns(), sha[relative], duplicate_of, *counts, ingested_by, status)
+        )
     with transaction(con):
         con.execute(f"DELETE FROM {MANIFEST.qualified()} WHERE kind = ?", [kind])
         if rows:
@@ -236,7 +276,7 @@ def _sync_kind(
     return SyncReport(statuses, [f"{kind}/{r}" for r in removed], [f"{kind}/{r}" for r in changed])
 
 
-def _write_one(con: duckdb.DuckDBPyConnection, ingested: LandedFile, stat: tuple[int, int], run_id: str) -> dict:
+def _write_one(con: duckdb.DuckDBPyConnection, ingested: LandedFile, stat: FileStatus, run_id: str) -> dict:
     """Write one landed file and its manifest row in one transaction; its counts and SHA-256."""
     with transaction(con):
         write_landed_file(con, ingested)
@@ -252,11 +292,11 @@ def _write_one(con: duckdb.DuckDBPyConnection, ingested: LandedFile, stat: tuple
             f"DELETE FROM {MANIFEST.qualified()} WHERE kind = ? AND file = ?", [ingested.kind, ingested.relative]
         )
         con.execute(
-            f"INSERT INTO {MANIFEST.qualified()} VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, 'ingested')",
+            f"INSERT INTO {MANIFEST.qualified()} VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, 'ingested')",
             [
                 ingested.kind,
                 ingested.relative,
-                *stat,
+                *stat.columns(),
                 row["sha256"],
                 row["lines_read"],
                 row["lines_landed"],

@@ -286,6 +286,9 @@ MANIFEST = Table(
     (
         *_FILE_COUNTS,
         _c("mtime_ns", "BIGINT", "modification time when last seen"),
+        _c("inode", "BIGINT", "inode number when last seen (a file renamed over it has another)"),
+        _c("ctime_ns", "BIGINT", "status-change time when last seen (any write moves it; touch -r cannot put it back)"),
+        _c("seen_ns", "BIGINT", "when the file's status was last read (a change in the same clock tick is doubtful)"),
         *_FILE_IDENTITY,
         _INGESTED_BY,
         _FILE_STATUS,
