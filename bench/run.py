@@ -223,8 +223,8 @@ def measure_baseline(corpus: Corpus, out_dir: Path) -> tuple[Measurement, Path]:
     return measurement, parquet
 
 
-def pipeline_command(corpus: Corpus, warehouse: Path, statements: bool = False) -> list[str]:
-    """The pipeline's CLI command line for ``corpus`` (with its statements when asked)."""
+def pipeline_command(corpus: Corpus, warehouse: Path, statements: bool = False, engine: str = "local") -> list[str]:
+    """The pipeline's CLI command line for ``corpus`` (with its statements when asked, on ``engine``)."""
     cli = Path(PYTHON).with_name("orders-pipeline")
     program = str(cli) if cli.exists() else (shutil.which("orders-pipeline") or "orders-pipeline")
     return [
@@ -239,12 +239,14 @@ def pipeline_command(corpus: Corpus, warehouse: Path, statements: bool = False) 
         "--as-of",
         corpus.as_of,
         "--quiet",
+        "--engine",
+        engine,
         *(["--statements", str(corpus.statements), "--config", str(corpus.statement_config)] if statements else []),
     ]
 
 
 def measure_pipeline(
-    corpus: Corpus, out_dir: Path, label: str = "pipeline", statements: bool = False
+    corpus: Corpus, out_dir: Path, label: str = "pipeline", statements: bool = False, engine: str = "local"
 ) -> tuple[Measurement, Path]:
     """The pipeline CLI end to end on a fresh warehouse; returns its measurement and the warehouse.
 
@@ -257,8 +259,8 @@ def measure_pipeline(
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     wall, peak, _ = run_measured(
         f"{label} on {corpus.n_orders:,}",
-        pipeline_command(corpus, warehouse, statements),
-        out_dir / ("pipeline-statements.log" if statements else "pipeline.log"),
+        pipeline_command(corpus, warehouse, statements, engine),
+        out_dir / f"pipeline{'-statements' if statements else ''}{'' if engine == 'local' else '-' + engine}.log",
     )
     run = read_run(warehouse)
     stages = json.loads(run["stage_seconds"]) if run.get("stage_seconds") else {}
@@ -483,6 +485,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also generate the providers' statements and time the pipeline with them (their cost)",
     )
     parser.add_argument(
+        "--spark",
+        action="store_true",
+        help="also time the pipeline with --engine spark (local[*] on this machine) and compare its outcomes",
+    )
+    parser.add_argument(
         "--keep",
         action="store_true",
         help="keep the warehouses, floor database and baseline outcomes under bench/work/",
@@ -518,6 +525,11 @@ def main(argv: list[str] | None = None) -> int:
             with_statements, _ = measure_pipeline(corpus, statements_dir, "pipeline + statements", statements=True)
             measurements.append(with_statements)
             statements_line = statements_cost(pipeline, with_statements)
+        if args.spark:
+            spark_dir = out_dir / "spark"
+            spark_dir.mkdir(exist_ok=True)
+            spark, spark_warehouse = measure_pipeline(corpus, spark_dir, "pipeline, Spark engine", engine="spark")
+            measurements.append(spark)
         shared = baseline = None
         identical: bool | None = None
         comparison = "not compared (--skip-baseline)"
@@ -534,6 +546,12 @@ def main(argv: list[str] | None = None) -> int:
             baseline, baseline_parquet = measure_baseline(shared_corpus, shared_dir)
             measurements.append(baseline)
             identical, comparison = compare_outcomes(read_outcomes(shared_warehouse), pd.read_parquet(baseline_parquet))
+        if args.spark:  # compared once every program has run (see measure_pipeline)
+            same, _ = compare_outcomes(read_outcomes(spark_warehouse), read_outcomes(pipeline_warehouse))
+            statements_line += (
+                f"{chr(10) * 2 if statements_line else ''}Spark engine (local[*]) / local engine: "
+                f"{spark.wall_seconds / pipeline.wall_seconds:.2f}; outcomes identical: {str(same).lower()}"
+            )
     except (BenchError, subprocess.CalledProcessError) as exc:
         detail = exc.stderr if isinstance(exc, subprocess.CalledProcessError) and exc.stderr else ""
         print(f"benchmark failed: {exc}\n{detail}", file=sys.stderr)

@@ -96,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FROM:TO",
         help="also re-evaluate these order days (YYYY-MM-DD:YYYY-MM-DD), even if final",
     )
+    reconcile.add_argument(
+        "--engine",
+        default="local",
+        choices=("local", "spark"),
+        help="where landing and classification run: local (default, in process) or spark "
+        "(the config's spark: master or Connect URL; docs/cluster.md)",
+    )
     reconcile.add_argument("--quiet", action="store_true", help="print only the summary")
     reconcile.add_argument(
         "--wait",
@@ -214,6 +221,10 @@ def _reconcile_holding(args: argparse.Namespace, held: contextlib.ExitStack) -> 
     held.enter_context(run_lock(warehouse.path, run_id, wait=args.wait, on_wait=_waiting))
     warehouse.check_work_unlocked()  # a writer that does not take the run lock (an older version)
     backfill = _parse_backfill(args.backfill) if args.backfill else None
+    if args.engine == "spark":
+        from orders_pipeline.lib.engines.spark import check_spark_ready
+
+        check_spark_ready(settings.spark)
     for kind, names in skipped.items():
         if names:
             print(
@@ -241,6 +252,7 @@ def _reconcile_holding(args: argparse.Namespace, held: contextlib.ExitStack) -> 
         statements_path=str(Path(args.statements).resolve()) if args.statements else None,
         warehouse_path=str(warehouse.path),
         config_file=str(Path(args.config).resolve()) if args.config else None,
+        engine=args.engine,
     )
     if not args.quiet:
         statements = f" and {len(statement_files)} statement file(s)" if args.statements else ""

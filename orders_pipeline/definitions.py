@@ -10,7 +10,7 @@ import warnings
 import dagster as dg
 
 import orders_pipeline.defs
-from orders_pipeline.defs.resources import ReconciliationResource, resource_from_env
+from orders_pipeline.defs.resources import ReconciliationResource, pyspark_resource, resource_from_env
 
 
 def build_definitions(
@@ -25,9 +25,10 @@ def build_definitions(
             "ignore", r"Function `load_definitions_from_\w+` is currently in preview", dg.PreviewWarning
         )
         warnings.filterwarnings("ignore", r"Parameter `backfill_policy` of function `asset`", dg.BetaWarning)
+        reconciliation = resource or resource_from_env()
         return dg.load_definitions_from_package_module(
             orders_pipeline.defs,
-            resources={"reconciliation": resource or resource_from_env()},
+            resources={"reconciliation": reconciliation, "pyspark": pyspark_resource(reconciliation)},
             loggers=loggers,
             executor=dg.in_process_executor,
         )

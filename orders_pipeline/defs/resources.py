@@ -18,9 +18,11 @@ import duckdb
 from pydantic import PrivateAttr
 
 from orders_pipeline.lib.common.config import Settings, load_settings
+from orders_pipeline.lib.common.errors import ConfigError, UserError
 from orders_pipeline.lib.common.faults import inject
 from orders_pipeline.lib.common.time import parse_as_of
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS, InputKind
+from orders_pipeline.lib.engines import ENGINE_ENV, LOCAL, Engine, check_engine
 from orders_pipeline.lib.inputs.discovery import InputFile, discover_files
 from orders_pipeline.lib.warehouse.connection import Warehouse
 from orders_pipeline.lib.warehouse.run_lock import RunLock
@@ -59,6 +61,8 @@ class ReconciliationResource(dg.ConfigurableResource):
     warehouse_path: str = str(DEFAULT_WAREHOUSE)
     config_file: str | None = None
     as_of: str | None = None
+    engine: str = "local"
+    """Where landing and classification run: ``local`` (in process) or ``spark`` (the ``pyspark`` resource)."""
 
     _settings: Settings | None = PrivateAttr(default=None)
     _run_lock: RunLock | None = PrivateAttr(default=None)
@@ -72,6 +76,7 @@ class ReconciliationResource(dg.ConfigurableResource):
         is shared. Sensors and schedules set the resource up outside any run and take no lock.
         """
         self._settings = load_settings(self.config_file)
+        check_engine(self.engine, "reconciliation.engine")
         if context.run is not None:
             self._run_lock = acquire_run_lock(self.warehouse().path, context.run.run_id, hint=DAGSTER_HINT)
 
@@ -80,6 +85,21 @@ class ReconciliationResource(dg.ConfigurableResource):
         if self._run_lock is not None:
             self._run_lock.release()
             self._run_lock = None
+
+    def run_engine(
+        self, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, pyspark: dg.ConfigurableResource
+    ) -> Engine:
+        """The engine this run lands and classifies with; for ``spark``, on the ``pyspark`` resource's session."""
+        if check_engine(self.engine, "reconciliation.engine") == LOCAL.name:
+            return LOCAL
+        from orders_pipeline.lib.engines.spark import check_spark_ready, spark_engine, staging_for, use_this_python
+
+        settings = self.settings()
+        check_spark_ready(settings.spark)
+        use_this_python()
+        # LazyPySparkResource starts the session on first use, so a local run never starts Spark.
+        session = pyspark.spark_session  # type: ignore[attr-defined]
+        return spark_engine(session, settings, staging_for(self.warehouse_path, settings.spark), context.run.run_id)
 
     def settings(self) -> Settings:
         """The provider profiles and thresholds (the rules' defaults unless a config file overrides them)."""
@@ -152,7 +172,54 @@ def resource_from_env() -> ReconciliationResource:
         warehouse_path=from_env("ORDERS_PIPELINE_WAREHOUSE") or defaults.warehouse_path,
         config_file=from_env("ORDERS_PIPELINE_CONFIG"),
         as_of=from_env("ORDERS_PIPELINE_AS_OF") or (sample_as_of() if uses_sample else None),
+        engine=from_env(ENGINE_ENV) or defaults.engine,
     )
+
+
+class SparkUnavailable(dg.ConfigurableResource):
+    """Stands in for the ``pyspark`` resource where no Spark run can happen: using it says why, in one line."""
+
+    reason: str
+
+    @property
+    def spark_session(self) -> None:
+        """Never a session: the reason, as a one-line error."""
+        raise ConfigError(self.reason)
+
+
+def pyspark_resource(reconciliation: ReconciliationResource) -> dg.ConfigurableResource:
+    """The ``pyspark`` resource for a code location whose engine is ``spark``: dagster-pyspark's lazy session.
+
+    It is configured from the config file's ``spark:`` section and starts Spark only when a run
+    first uses it. With the local engine (or without PySpark installed) a stand-in is bound
+    instead, so a local run never imports PySpark (half a second per run) and a mistaken
+    Spark run fails with a one-line message saying what to set or install.
+    """
+    engine = reconciliation.engine if isinstance(reconciliation.engine, str) else os.environ.get(ENGINE_ENV, "")
+    if engine.strip().lower() != "spark":
+        return SparkUnavailable(
+            reason=f"this code location was loaded with the local engine; set {ENGINE_ENV}=spark "
+            "before starting Dagster (or pass --engine spark) to run on Spark"
+        )
+    from orders_pipeline.lib.engines.spark import spark_config
+
+    try:
+        from dagster_pyspark import LazyPySparkResource
+    except ImportError:
+        return SparkUnavailable(
+            reason="the Spark engine needs PySpark: pip install 'orders_pipeline[spark]' (or use the local engine)"
+        )
+    config_file = reconciliation.config_file
+    if not isinstance(config_file, str):  # an EnvVar of the UI's resource
+        config_file = os.environ.get("ORDERS_PIPELINE_CONFIG") or None
+    try:
+        spark = load_settings(config_file).spark
+        conf = spark_config(spark)
+    except UserError:
+        # A bad config file fails the run when the reconciliation resource loads it, with its
+        # own message; the definitions still load so the UI can show that run.
+        conf = spark_config(load_settings(None).spark)
+    return LazyPySparkResource(spark_config=conf)
 
 
 def requested_days(context: dg.AssetExecutionContext) -> tuple[date, date] | None:

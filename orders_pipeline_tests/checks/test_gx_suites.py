@@ -214,9 +214,11 @@ def test_publish_after_a_repeated_validation_is_fast(tmp_path) -> None:
     assert min(_timed(lambda: docs.publish([outcome])) for _ in range(3)) < 0.5
 
 
-def test_a_check_during_the_prefetch_waits_for_it_and_shares_its_context() -> None:
+def test_a_check_during_the_prefetch_waits_for_it_and_shares_its_context(tmp_path) -> None:
     # A fresh interpreter, so that Great Expectations is not imported yet: the check's
-    # get_context() starts while the background import is running.
+    # get_context() starts while the background import is running. The script runs from a
+    # file, not `python -c`: Great Expectations imports PySpark when it is installed, and
+    # PySpark exits a `-c` interpreter silently when its Spark Connect extras are missing.
     script = (
         "import sys\n"
         "from orders_pipeline.lib.checks import gx_suites\n"
@@ -229,6 +231,8 @@ def test_a_check_during_the_prefetch_waits_for_it_and_shares_its_context() -> No
         "assert 'great_expectations.expectations' in sys.modules\n"
         "print('ok')\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    path = tmp_path / "prefetch.py"
+    path.write_text(script)
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"

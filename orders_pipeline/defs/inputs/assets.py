@@ -1,5 +1,7 @@
 """Landing the inputs: every order and callback line is either landed (typed) or rejected with a reason."""
 
+from typing import Any
+
 import dagster as dg
 
 from orders_pipeline.defs.resources import ReconciliationResource, markdown_table
@@ -29,7 +31,9 @@ GROUP = "inputs"
         dg.AssetSpec("input_files", group_name=GROUP, kinds={"duckdb"}, description=INPUT_FILES.description),
     ]
 )
-def landed_logs(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource):
+def landed_logs(
+    context: dg.AssetExecutionContext, reconciliation: ReconciliationResource, pyspark: dg.ResourceParam[Any]
+):
     """Bring the landed lines in step with the order and callback folders.
 
     Each file is parsed once, ever (tracked in the file manifest); re-delivered files are
@@ -41,7 +45,8 @@ def landed_logs(context: dg.AssetExecutionContext, reconciliation: Reconciliatio
         if not found:
             context.log.warning(f"no {kind} files under {reconciliation.input_path(kind)}")
     with reconciliation.work(context, "ingest") as con:
-        report = land_inputs(con, files, reconciliation.settings(), context.run.run_id)
+        engine = reconciliation.run_engine(context, pyspark)
+        report = land_inputs(con, files, reconciliation.settings(), context.run.run_id, land=engine.land)
         for warning in file_warnings(con):
             context.log.warning(warning)
     for change in report.sync.changed:

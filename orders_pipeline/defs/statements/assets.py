@@ -1,5 +1,7 @@
 """Provider statements: their rows landed like log lines, and which statement days a run can judge orders by."""
 
+from typing import Any
+
 import dagster as dg
 
 from orders_pipeline.defs.resources import ReconciliationResource, markdown_table
@@ -12,7 +14,9 @@ GROUP = "statements"
 
 
 @dg.asset(group_name=GROUP, kinds={"duckdb", "polars"}, description=STATEMENT_LINES.description)
-def statement_lines(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource) -> dg.MaterializeResult:
+def statement_lines(
+    context: dg.AssetExecutionContext, reconciliation: ReconciliationResource, pyspark: dg.ResourceParam[Any]
+) -> dg.MaterializeResult:
     """Bring the landed statement rows in step with the statements folder (``--statements``).
 
     Canonical statement lines and the providers' native layouts (Alipay and WeChat Pay bills,
@@ -23,7 +27,10 @@ def statement_lines(context: dg.AssetExecutionContext, reconciliation: Reconcili
     """
     files = reconciliation.statement_files()
     with reconciliation.work(context, "ingest") as con:
-        report = land_inputs(con, {STATEMENTS: files}, reconciliation.settings(), context.run.run_id, (STATEMENTS,))
+        engine = reconciliation.run_engine(context, pyspark)
+        report = land_inputs(
+            con, {STATEMENTS: files}, reconciliation.settings(), context.run.run_id, (STATEMENTS,), land=engine.land
+        )
     for change in report.sync.changed:
         context.log.warning(f"{change} changed after it was ingested: its rows were replaced by the new content")
     for gone in report.sync.removed:

@@ -89,6 +89,27 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class SparkSettings:
+    """Where the Spark engine runs (docs/cluster.md); used only with ``--engine spark``.
+
+    ``master``: a Spark master URL (``local[*]``, ``spark://host:7077``, ``yarn``, ``k8s://...``).
+    ``connect_url_env``: the name of an environment variable holding a Spark Connect URL
+    (``sc://host:15002``); when it is named and set, it wins over ``master``. The URL can carry a
+    token, so only the variable's name is in the config.
+    ``staging``: a folder every executor and the driver can read and write, where the engine
+    writes landed files and classified buckets as Parquet (default: ``<warehouse>.spark/`` beside
+    the warehouse). ``conf``: further Spark properties, as given. ``min_buckets``: hash buckets
+    of ``order_id`` at least (the unit of parallelism of classification).
+    """
+
+    master: str = "local[*]"
+    connect_url_env: str | None = None
+    staging: str | None = None
+    conf: dict[str, str] = field(default_factory=dict)
+    min_buckets: int = 8
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the business rules need besides the data and ``as_of``."""
 
@@ -101,6 +122,7 @@ class Settings:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     field_maps: tuple[FieldMap, ...] = ()
     """In-house logs read through a map (docs/field-maps.md), tried in config order."""
+    spark: SparkSettings = field(default_factory=SparkSettings)
 
     def field_map(self, kind: InputKind, relative: str) -> FieldMap | None:
         """The field map a file of ``kind`` is read through (the first that matches), else None (canonical)."""
@@ -120,10 +142,12 @@ _TOP_KEYS = {
     "outages",
     "alerts",
     "field_maps",
+    "spark",
 }
 _PROFILE_KEYS = {"sla", "retry_horizon", "settlement_delay", "statement_timezone"}
 _STATEMENT_KEYS = {"stripe_metadata_key"}
 _OUTAGE_KEYS = {"min_gap", "min_orders"}
+_SPARK_KEYS = {"master", "connect_url_env", "staging", "conf", "min_buckets"}
 _ALERT_KEYS = {
     "max_overdue_rate",
     "max_orphan_rate",
@@ -278,7 +302,44 @@ def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settin
         key: parse(alerts_raw[key], f"{source}: alerts.{key}") for key, parse in parsers.items() if key in alerts_raw
     }
     alerts = replace(settings.alerts, **changes)
-    return replace(settings, alerts=alerts, field_maps=parse_field_maps(raw.get("field_maps"), source))
+    return replace(
+        settings,
+        alerts=alerts,
+        field_maps=parse_field_maps(raw.get("field_maps"), source),
+        spark=_spark_settings(raw.get("spark"), f"{source}: spark"),
+    )
+
+
+def _spark_settings(value: Any, where: str) -> SparkSettings:
+    raw = _mapping(value, where)
+    _check_keys(raw, _SPARK_KEYS, where)
+    spark = SparkSettings()
+    if "master" in raw:
+        spark = replace(spark, master=_optional_str(raw["master"], f"{where}.master") or spark.master)
+    if "connect_url_env" in raw:
+        name = _optional_str(raw["connect_url_env"], f"{where}.connect_url_env")
+        if name is not None and "://" in name:
+            raise ConfigError(
+                f"{where}.connect_url_env: expected the NAME of an environment variable holding the Spark Connect "
+                "URL, not the URL itself (it can carry a token)"
+            )
+        spark = replace(spark, connect_url_env=name)
+    if "staging" in raw:
+        spark = replace(spark, staging=_optional_str(raw["staging"], f"{where}.staging"))
+    if "conf" in raw:
+        conf = _mapping(raw["conf"], f"{where}.conf")
+        for key, item in conf.items():
+            if isinstance(item, dict | list) or item is None:
+                raise ConfigError(f"{where}.conf.{key}: expected a single value (string, number or boolean)")
+        spark = replace(
+            spark, conf={str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in conf.items()}
+        )
+    if "min_buckets" in raw:
+        buckets = _non_negative_int(raw["min_buckets"], f"{where}.min_buckets")
+        if buckets < 1:
+            raise ConfigError(f"{where}.min_buckets: expected a whole number >= 1, got 0")
+        spark = replace(spark, min_buckets=buckets)
+    return spark
 
 
 def load_settings(path: str | Path | None) -> Settings:
