@@ -262,7 +262,12 @@ def _reconcile_holding(args: argparse.Namespace, held: contextlib.ExitStack) -> 
             file=sys.stderr,
         )
     tags = live_window_tags(as_of, settings, backfill)
-    outcome = run_reconcile_job(resource, tags, progress=not args.quiet, run_id=run_id)
+    from orders_pipeline.lib.common.progress import listening
+    from orders_pipeline.lib.reports.terminal_progress import terminal_listener
+
+    shown = listening(terminal_listener(sys.stderr)) if not args.quiet else contextlib.nullcontext()
+    with shown:
+        outcome = run_reconcile_job(resource, tags, progress=not args.quiet, run_id=run_id)
     if outcome.interrupted:
         print(f"orders-pipeline: {outcome.error}", file=sys.stderr)
         return EXIT_INTERRUPTED

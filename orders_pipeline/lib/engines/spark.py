@@ -43,6 +43,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from orders_pipeline.lib.common import progress
 from orders_pipeline.lib.common.config import Settings, SparkSettings
 from orders_pipeline.lib.common.errors import ConfigError
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS
@@ -232,6 +233,7 @@ def land_on_spark(
         by_index = {int(row["index"]): row for row in results}
         for index, file in enumerate(files):
             result = by_index[index]
+            progress.records(result["records_read"])  # landed on an executor: counted as it arrives
             folder = f"{landing.path}/file={index}"
             tables = {
                 name: _read_landed(landing.filesystem, f"{folder}/{name}.parquet", sink_table)

@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from orders_pipeline.lib.common import progress
 from orders_pipeline.lib.common.config import Settings
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, InputKind
 from orders_pipeline.lib.inputs.csv_records import CsvBatch, CsvReader, block_is_simple, csv_columns
@@ -170,6 +171,7 @@ class FileIngestor:
             self.sink.write("rejected_lines", rejected)
         stats.landed += landed.height
         stats.rejected += rejected.height
+        progress.records(landed.height + rejected.height)
 
     def drain(self) -> None:
         """Write every parsed chunk still in flight to the sink."""

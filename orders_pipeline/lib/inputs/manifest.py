@@ -46,10 +46,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 import duckdb
 
+from orders_pipeline.lib.common import progress
 from orders_pipeline.lib.common.config import Settings
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS, InputKind, LogKind
 from orders_pipeline.lib.inputs.discovery import InputFile
@@ -220,7 +222,7 @@ def _sync_kind(
                 changed.append(relative)
 
     ingested: dict[str, dict] = {}
-    for landed in land([current[relative] for relative in sorted(hash_while_ingesting)], settings):
+    for landed in _shown(kind, land, [current[relative] for relative in sorted(hash_while_ingesting)], settings):
         ingested[landed.relative] = _write_one(con, landed, stats[landed.relative], run_id)
         sha[landed.relative] = landed.sha256
 
@@ -243,7 +245,8 @@ def _sync_kind(
     for relative in copies:
         del ingested[relative]
 
-    for landed in land([current[relative] for relative in sorted(wanted - landed_before - set(ingested))], settings):
+    later = [current[relative] for relative in sorted(wanted - landed_before - set(ingested))]
+    for landed in _shown(kind, land, later, settings):
         ingested[landed.relative] = _write_one(con, landed, stats[landed.relative], run_id)
 
     rows = []
@@ -274,6 +277,16 @@ def _sync_kind(
         statuses[row[-1]] = statuses.get(row[-1], 0) + 1
     statuses["removed"] = len(removed)
     return SyncReport(statuses, [f"{kind}/{r}" for r in removed], [f"{kind}/{r}" for r in changed])
+
+
+def _shown(kind: InputKind, land: Lander, files: list[InputFile], settings: Settings) -> Iterator[LandedFile]:
+    """``land(files)``, its progress shown to whoever watches (files landed, lines read, rate)."""
+    if not files:
+        return
+    with progress.task(f"landing {kind}", len(files), "files", "lines") as shown:
+        for landed in land(files, settings):
+            yield landed
+            progress.advance(shown)
 
 
 def _write_one(con: duckdb.DuckDBPyConnection, ingested: LandedFile, stat: FileStatus, run_id: str) -> dict:

@@ -12,6 +12,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orders_pipeline.lib.common import progress
 from orders_pipeline.lib.common.config import Settings
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS
 from orders_pipeline.lib.inputs.manifest import ranked_lines_sql
@@ -86,12 +87,14 @@ def evaluate_outcomes(
             {"as_of": as_of},
         )
 
-    def counted(outcomes: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    def counted(outcomes: Iterator[pa.Table], shown: progress.Task) -> Iterator[pa.Table]:
         for table in outcomes:
             counts = pc.value_counts(table["outcome"]).to_pylist()
             report.outcome_counts.update({entry["values"]: entry["counts"] for entry in counts})
             report.exceptions += int(pc.sum(pc.not_equal(table["action"], "none")).as_py() or 0)
+            progress.advance(shown, 1, table.num_rows)
             yield table
 
-    replace_days(con, days, counted(classify(spill, as_of, settings, evidence)))
+    with progress.task("classifying", buckets, "buckets", "orders") as shown:
+        replace_days(con, days, counted(classify(spill, as_of, settings, evidence), shown))
     return report
