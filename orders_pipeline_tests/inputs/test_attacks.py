@@ -1,7 +1,7 @@
 """Bad files and bad bytes a hostile but realistic user sends: each attack first, then what must happen.
 
-docs/rules.md "Precise rules > Reading" and "Nothing is lost"; docs/input-rules.md for the choices
-the rules leave open (duplicate keys, symlinks, line endings, CSV headers).
+docs/rules.md "Precise rules > Reading" and "Nothing is lost"; the choices the rules left open
+(duplicate keys, line endings, CSV headers) are tested in test_csv_attacks.py.
 """
 
 from __future__ import annotations

@@ -138,7 +138,9 @@ def test_a_csv_without_header_loses_no_line_and_says_why(tmp_path: Path, quoted:
     assert rejected.select("line_number", "reason").rows() == [(n, "no_header") for n in range(1, 6)]
     assert rejected["raw"].to_list() == [b.rstrip("\n") for b in body]
     assert rejected["message"][0].startswith("line 1 is not a header: it names none of the expected columns (order_id")
-    assert rejected["message"][1].startswith("the file has no header row: line 1 names none")
+    assert (
+        rejected["message"][1] == "the file has no header row: line 1 is not one; re-deliver the file with its header"
+    )
     assert files.select("lines_read", "lines_rejected").rows() == [(5, 5)]
 
 
@@ -173,8 +175,8 @@ def test_a_run_with_a_headerless_csv_warns_in_one_line_naming_the_file(tmp_path:
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if "bare.csv" in line]
     assert len(warnings) == 1, err
-    assert "orders file bare.csv has no header row (line 1 names none of the expected columns)" in warnings[0]
-    assert "2 line(s) were rejected as no_header" in warnings[0]
+    assert "orders file bare.csv: line 1 is not a header: it names none of the expected columns" in warnings[0]
+    assert "all 2 line(s) rejected as no_header" in warnings[0]
     import duckdb
 
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -187,3 +189,153 @@ def test_a_run_with_a_headerless_csv_warns_in_one_line_naming_the_file(tmp_path:
             (1, "no_header"),
             (2, "no_header"),
         ]
+
+
+# --- decided: duplicate JSON keys -------------------------------------------------------------
+
+DUPLICATED = [
+    # the first amount would win leniently
+    '{"order_id":"o-1","merchant_id":"m-1","provider":"stripe","amount":"12.50","amount":"99.99",'
+    '"currency":"USD","created_at":"2024-05-01T12:00:00Z"}',
+    # a fractional JSON number amount: the path that reads the literal from the line
+    '{"order_id":"o-1","merchant_id":"m-1","provider":"stripe","amount":12.5,"amount":99.99,'
+    '"currency":"USD","created_at":"2024-05-01T12:00:00Z"}',
+    # the same key spelled with an escape
+    '{"order_id":"o-1","merchant_id":"m-1","provider":"stripe","amount":"12.50","\\u0061mount":"99.99",'
+    '"currency":"USD","created_at":"2024-05-01T12:00:00Z"}',
+    # an optional field given twice
+    '{"order_id":"o-1","merchant_id":"m-1","provider":"stripe","amount":"12.50","currency":"USD",'
+    '"created_at":"2024-05-01T12:00:00Z","customer_id":"c1","customer_id":"c2"}',
+]
+
+
+@pytest.mark.parametrize("line", DUPLICATED)
+def test_a_key_given_twice_rejects_the_line(line: str) -> None:
+    from orders_pipeline_tests.inputs.test_ingest import parse_orders
+
+    landed, rejected = parse_orders(line)
+    assert rejected["reason"].to_list() == ["duplicate_key"]
+    assert "occurs more than once" in rejected["message"][0]
+    assert rejected["source"].to_list() == [None]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # an unread key repeated, a read key's name repeated in a nested object or in a value
+        '{"order_id":"o-1","merchant_id":"m-1","provider":"stripe","amount":"12.50","currency":"USD",'
+        '"created_at":"2024-05-01T12:00:00Z","x":1,"x":2}',
+        '{"order_id":"o-1","merchant_id":"m-1","provider":"stripe","amount":"12.50","currency":"USD",'
+        '"created_at":"2024-05-01T12:00:00Z","meta":{"amount":"1","amount":"2"},"note":"\\"amount\\""}',
+        '{"order_id":"caf\\u00e9","merchant_id":"m-1","provider":"stripe","amount":"12.50","currency":"USD",'
+        '"created_at":"2024-05-01T12:00:00Z"}',
+    ],
+)
+def test_repeats_that_do_not_touch_a_read_field_land(line: str) -> None:
+    from orders_pipeline_tests.inputs.test_ingest import parse_orders
+
+    landed, rejected = parse_orders(line)
+    assert rejected.is_empty(), rejected.to_dicts()
+    assert landed["amount_minor"].to_list() == [1250]
+
+
+def test_duplicate_key_is_the_same_on_the_fast_and_the_exact_path() -> None:
+    """Every candidate line is re-read exactly; forcing every line there gives the same verdicts."""
+    from orders_pipeline.lib.inputs import extraction
+    from orders_pipeline_tests.inputs.test_ingest import parse_orders
+
+    lines = [
+        *DUPLICATED,
+        '{"order_id":"o-2","merchant_id":"m-1","provider":"stripe","amount":"1","currency":"USD",'
+        '"created_at":"2024-05-01T12:00:00Z"}',
+    ]
+    fast = parse_orders(*lines)
+    original = extraction.LineParser._maybe_repeated
+    extraction.LineParser._maybe_repeated = lambda self, text: pl.Series([True] * len(text))  # type: ignore[method-assign]
+    try:
+        exact = parse_orders(*lines)
+    finally:
+        extraction.LineParser._maybe_repeated = original  # type: ignore[method-assign]
+    assert fast[0].equals(exact[0])
+    assert fast[1].equals(exact[1])
+    assert fast[1]["reason"].to_list() == ["duplicate_key"] * len(DUPLICATED)
+
+
+def test_a_field_map_parent_object_given_twice_is_a_duplicate_key() -> None:
+    import pyarrow as pa
+
+    from orders_pipeline.lib.inputs.extraction import PARSERS
+    from orders_pipeline.lib.inputs.field_maps import FieldMap
+    from orders_pipeline_tests.inputs.test_ingest import lines_frame
+
+    mapped = FieldMap(name="nested", kind="orders", files=("*",), sources=(("amount", ("money", "value")),))
+    line = (
+        '{"order_id":"o-1","merchant_id":"m-1","provider":"stripe","money":{"value":"12.50"},'
+        '"money":{"value":"99.99"},"currency":"USD","created_at":"2024-05-01T12:00:00Z"}'
+    )
+    frame = lines_frame([line, line.replace(',"money":{"value":"99.99"}', "")])
+    parser = PARSERS.acquire("orders", "UTC", mapped)
+    try:
+        raw = frame["raw"].to_arrow().cast(pa.large_string())
+        landed, rejected = parser.parse_json(raw, frame.select("file", "line_number", "read_order"))
+    finally:
+        PARSERS.release(parser)
+    assert rejected.select("line_number", "reason").rows() == [(1, "duplicate_key")]
+    assert "key 'money' occurs more than once" in rejected["message"][0]
+    assert landed["amount_minor"].to_list() == [1250]
+
+
+# --- decided: a header that names a read column twice -----------------------------------------
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_header_naming_a_read_column_twice_rejects_every_line(tmp_path: Path, quoted: bool) -> None:
+    header = "order_id,merchant_id,provider,amount,currency,created_at,amount\n"
+    body = "".join(order_csv(i).rstrip("\n") + ",99.99\n" for i in range(3))
+    if quoted:
+        body = body.replace("m-1", '"m-1"', 1)
+    write(tmp_path / "o.csv", header + body)
+    files, landed, rejected = run(tmp_path)
+    assert landed.is_empty()
+    assert rejected.select("line_number", "reason").rows() == [(n, "duplicate_column") for n in (2, 3, 4)]
+    assert rejected["message"][0].startswith("the header (line 1) names column 'amount' twice (columns 4 and 7)")
+    assert files.select("lines_read", "lines_rejected").rows() == [(3, 3)]
+
+
+def test_a_repeated_column_no_field_reads_is_harmless(tmp_path: Path) -> None:
+    write(tmp_path / "o.csv", HEADER.rstrip("\n") + ",note,note\n" + order_csv(1).rstrip("\n") + ",a,b\n")
+    files, landed, rejected = run(tmp_path)
+    assert landed["order_id"].to_list() == ["o1"]
+    assert rejected.is_empty()
+
+
+# --- decided: CR-only line endings ------------------------------------------------------------
+
+
+def test_a_cr_only_jsonl_file_is_one_rejected_line_that_says_why(tmp_path: Path) -> None:
+    import json
+
+    from orders_pipeline_tests.inputs.test_ingest import order
+
+    lines = [json.dumps(order(order_id=f"o{i}")) for i in range(3)]
+    write(tmp_path / "o.jsonl", "\r".join(lines) + "\r")
+    files, landed, rejected = run(tmp_path)
+    assert rejected.select("line_number", "reason").rows() == [(1, "malformed_json")]
+    assert "carriage return without a newline" in rejected["message"][0]
+    assert files.select("lines_read", "lines_rejected").rows() == [(1, 1)]
+
+
+def test_a_cr_only_csv_file_is_no_header_and_says_why(tmp_path: Path) -> None:
+    write(tmp_path / "o.csv", (HEADER + order_csv(1) + order_csv(2)).replace("\n", "\r"))
+    files, landed, rejected = run(tmp_path)
+    assert rejected.select("line_number", "reason").rows() == [(1, "no_header")]
+    assert "carriage return without a newline" in rejected["message"][0]
+    assert files.select("lines_read", "lines_rejected").rows() == [(1, 1)]
+
+
+def test_a_lone_cr_inside_a_csv_line_is_malformed_csv_that_says_why(tmp_path: Path) -> None:
+    write(tmp_path / "o.csv", HEADER + order_csv(1).replace("m-1", "m\r1") + order_csv(2) + 'o3,"a\rb",x\n')
+    files, landed, rejected = run(tmp_path)
+    assert rejected.select("line_number", "reason").rows() == [(2, "malformed_csv"), (4, "missing_field:amount")]
+    assert "carriage return without a newline" in rejected["message"][0]
+    assert landed["order_id"].to_list() == ["o2"]

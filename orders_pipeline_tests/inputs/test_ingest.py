@@ -245,12 +245,13 @@ def test_boolean_provider_is_bad_field() -> None:
     assert order_reason(order(provider=True)) == "bad_field:provider"
 
 
-def test_unknown_keys_are_ignored_and_first_repeated_key_wins() -> None:
-    row = landed_order(
-        '{"order_id":"a","order_id":"b","Order_ID":"c","merchant_id":"m","provider":"stripe",'
-        '"amount":"1","currency":"USD","created_at":"2024-05-01T12:00:00Z","zzz":[1,{"x":2}]}'
+def test_unknown_keys_are_ignored_and_a_repeated_read_key_rejects_the_line() -> None:
+    line = (
+        '{"order_id":"a","Order_ID":"c","merchant_id":"m","provider":"stripe",'
+        '"amount":"1","currency":"USD","created_at":"2024-05-01T12:00:00Z","zzz":[1,{"x":2}],"zzz":0}'
     )
-    assert row["order_id"] == "a"
+    assert landed_order(line)["order_id"] == "a"
+    assert order_reason(line.replace('"order_id":"a"', '"order_id":"a","order_id":"b"')) == "duplicate_key"
 
 
 # ---------------------------------------------------------------------------------------------

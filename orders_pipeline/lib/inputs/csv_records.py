@@ -1,13 +1,15 @@
 r"""CSV records: the header, quoted cells that span lines, and where each record starts.
 
-The first non-blank record is the header (names stripped of surrounding whitespace; with a
-repeated name the first column wins). ``line_number`` is the physical line where a record
-starts. A record with more cells than the header is ``malformed_csv`` (so is one the csv
-module cannot parse); missing trailing cells are missing fields; every cell is a string.
+The first non-blank record is the header (names stripped of surrounding whitespace; a header
+that names a read column twice, or none at all, has every row rejected by the ingestor).
+``line_number`` is the physical line where a record starts. A record with more cells than the
+header is ``malformed_csv`` (so is one the csv module cannot parse); missing trailing cells are
+missing fields; every cell is a string.
 
 Blocks without quotes (and without NUL or lone ``\r``, :func:`block_is_simple`) are split on
 commas, vectorised; from the first block with a quote on, the rest of the file goes through
-Python's csv module (:class:`CsvReader`). Both give the same records (tested).
+Python's csv module (:class:`CsvReader`). Both give the same records (tested). A broken quote
+costs one line: see :func:`decoded_records`.
 """
 
 from __future__ import annotations

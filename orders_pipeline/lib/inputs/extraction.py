@@ -2,8 +2,10 @@
 
 JSON is parsed by DuckDB (yyjson) in one pass per chunk: ``json_transform`` extracts every
 field into a struct, and timestamps and seq are cast alongside. A line must parse to a JSON
-object, else ``malformed_json``. Keys are case-sensitive; with a repeated key the first
-occurrence wins; unknown keys are ignored.
+object, else ``malformed_json``. Keys are case-sensitive; unknown keys are ignored. A key a
+field is read by that occurs twice in its object rejects the line (``duplicate_key``): lines
+that may repeat one (:meth:`LineParser._maybe_repeated`, a cheap over-approximation) are
+re-read exactly with Python's json, which records repeated keys.
 
 DuckDB's reader (yyjson) is lenient where JSON is not: it takes trailing commas (``{"a":1,}``,
 ``[1,2,]``) and ``NaN``/``Infinity``. A line that may hold either (``LENIENT_JSON_RE``, a
@@ -46,7 +48,7 @@ from orders_pipeline.lib.inputs.fields import (
     TYPED_ROLES,
     Field,
 )
-from orders_pipeline.lib.inputs.json_numbers import exact_field, exact_object, normalize_number
+from orders_pipeline.lib.inputs.json_numbers import exact_field, exact_object, normalize_number, repeated_key
 from orders_pipeline.lib.inputs.validation import validate
 from orders_pipeline.lib.warehouse.contracts import REJECTED_LINES, quote_identifier
 
@@ -263,6 +265,7 @@ class LineParser:
             # Valid JSON whose first non-blank character is "{" is an object.
             raw_text.str.contains(OBJECT_RE).alias("is_object"),
             raw_text.str.contains(LENIENT_JSON_RE).alias("lenient"),
+            pl.lit(None, pl.String).alias("repeated_key"),
             pl.Series("bad_encoding", bad_encoding if bad_encoding is not None else np.zeros(n, bool)),
             pl.lit(False).alias("malformed_csv"),
             pl.lit(None, pl.Int64).alias("csv_cells"),
@@ -272,9 +275,43 @@ class LineParser:
             (amt_type == "DOUBLE").fill_null(False).alias("amt_inexact"),
             pl.lit(False).alias("amt_slow"),
         )
+        x = x.with_columns(self._maybe_repeated(x).alias("maybe_repeated"))
         x = self._number_literals(x, amount)
         x = self._exact_fallback(x)
         return self._validate(x, meta)
+
+    def _read_paths(self) -> list[tuple[str, ...]]:
+        """Where each field is read from in a JSON line (constants of a field map are not read)."""
+        if self.field_map is None:
+            return [(f.name,) for f in self.fields]
+        return [self.field_map.path(f.name) for f in self.fields if self.field_map.constant(f.name) is None]
+
+    def _maybe_repeated(self, x: pl.DataFrame) -> pl.Series:
+        r"""Lines where a key the fields are read by may occur twice (re-read exactly: ``duplicate_key``).
+
+        An over-approximation, cheap for the usual line: when the line has as many keys (a quote
+        then a colon, at any depth) as it has fields with a value, no key can be repeated. Other
+        lines are candidates when a read key's JSON spelling occurs more than once anywhere in
+        them; so is any line with a ``\u00`` escape of an ASCII character (it could spell a key).
+        """
+        text = pl.col("raw_text")
+        escaped = x.select(text.str.contains(r"\\u00[2-7]")).to_series()
+        if self.field_map is None:
+            present = pl.sum_horizontal(pl.col("t_" + f.name).is_not_null() for f in self.fields)
+            idx = x.select(pl.arg_where(text.str.count_matches(r'"[ \t\r\n]*:') > present)).to_series()
+        else:
+            idx = pl.Series(np.arange(x.height, dtype=np.uint32))
+        if not len(idx):
+            return escaped
+        names = dict.fromkeys(segment for path in self._read_paths() for segment in path)
+        repeated = (
+            x.select(text.gather(idx))
+            .select(pl.any_horizontal(text.str.count_matches(json.dumps(name), literal=True) > 1 for name in names))
+            .to_series()
+        )
+        out = escaped.clone()
+        out.scatter(idx, repeated | escaped.gather(idx))
+        return out
 
     def _number_literals(self, x: pl.DataFrame, amount: str) -> pl.DataFrame:
         r"""Read the exact literal of amounts that are JSON numbers with a fraction or an exponent.
@@ -313,18 +350,22 @@ class LineParser:
             if f.role in TYPED_ROLES
         )
         need = (
-            ~pl.col("malformed") & pl.col("is_object") & (suspicious | pl.col("amt_slow") | pl.col("lenient"))
+            ~pl.col("malformed")
+            & pl.col("is_object")
+            & (suspicious | pl.col("amt_slow") | pl.col("lenient") | pl.col("maybe_repeated"))
         ).fill_null(False)
         idx = x.select(pl.arg_where(need)).to_series()
         if len(idx):
             typed = [f for f in self.fields if f.role in TYPED_ROLES or f.role == "amount"]
-            columns: dict[str, list[Any]] = {"malformed": []}
+            paths = self._read_paths()
+            columns: dict[str, list[Any]] = {"malformed": [], "repeated_key": []}
             for f in typed:
                 columns["t_" + f.name] = []
                 columns["amt_lit" if f.role == "amount" else "ns_" + f.name] = []
             for text in x["raw_text"].gather(idx).to_list():
                 obj = exact_object(text)
                 columns["malformed"].append(obj is None)
+                columns["repeated_key"].append(repeated_key(obj, paths) if obj is not None else None)
                 for f in typed:
                     value, is_number, non_scalar = self._exact_value(obj, f.name)
                     columns["t_" + f.name].append(value)
@@ -408,6 +449,7 @@ class LineParser:
             bad_encoding.cast(pl.Boolean).alias("bad_encoding"),
             malformed_csv.cast(pl.Boolean).alias("malformed_csv"),
             cell_counts.cast(pl.Int64).alias("csv_cells"),
+            pl.lit(None, pl.String).alias("repeated_key"),
             pl.lit(None, pl.String).alias("amt_lit"),
             pl.lit(False).alias("amt_slow"),
             *self._defaults(),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +32,7 @@ from orders_pipeline.lib.inputs.extraction import PARSERS
 from orders_pipeline.lib.inputs.field_maps import FieldMap
 from orders_pipeline.lib.inputs.fields import FIELDS
 from orders_pipeline.lib.inputs.lines import Lines, split_lines, string_array
+from orders_pipeline.lib.inputs.messages import LONE_CR, LONE_CR_MESSAGE
 from orders_pipeline.lib.inputs.reading import BOM, read_blocks
 from orders_pipeline.lib.inputs.sinks import LineSink
 from orders_pipeline.lib.warehouse.contracts import REJECTED_LINES
@@ -49,6 +51,19 @@ class FileCounts:
     landed: int = 0
     rejected: int = 0
     ignored: int = 0
+
+
+@dataclass(frozen=True)
+class HeaderProblem:
+    """A CSV header that cannot be read by: every record of the file is rejected with ``reason``."""
+
+    reason: str
+    first_message: str
+    """The message of the first line, when it is a record (``header_is_a_line``)."""
+    message: str
+    header_is_a_line: bool
+    """No header at all: the first line is a record (rejected too), not a header."""
+    first_line: int = 0
 
 
 @dataclass(frozen=True)
@@ -253,9 +268,8 @@ class FileIngestor:
 
         Blocks without quotes (or NUL, or a lone ``\r``) are split on commas, one record per
         line. From the first block that has any, the rest of the file goes through Python's csv
-        module (quoted cells may span lines and blocks). A header naming none of the expected
-        columns is no header: every record of the file, the first one included, is rejected
-        ``no_header`` (:meth:`_reject_no_header`).
+        module (quoted cells may span lines and blocks). A header that cannot be read by
+        (:meth:`_header_problem`) has every record of the file rejected.
         """
         header: tuple[str, ...] | None = None
         base_line = 0
@@ -277,12 +291,14 @@ class FileIngestor:
                 end = data.find(b"\n", start)
                 text = bytes(data[start : end if end >= 0 else len(data)]).decode("utf-8", "replace")
                 header = tuple(name.strip() for name in text.rstrip("\r").split(","))
-                if not self._names_a_field(header):
-                    header_line = base_line_of_block + 1 + int(lines.line_index[0])
-                    self._reject_no_header_lines(file, data, lines, base_line_of_block, stats, header_line)
+                problem = self._header_problem(header, base_line_of_block + 1 + int(lines.line_index[0]), text)
+                if problem is not None:
+                    if not problem.header_is_a_line:
+                        lines = Lines(lines.starts[1:], lines.line_index[1:], lines.physical)
+                    self._reject_block(file, data, lines, base_line_of_block, stats, problem)
                     for data in blocks:  # noqa: B020 - the rest of the file, line by line
                         lines = split_lines(data, 0)
-                        self._reject_no_header_lines(file, data, lines, base_line, stats, header_line)
+                        self._reject_block(file, data, lines, base_line, stats, problem)
                         base_line += lines.physical
                     return
                 lines = Lines(lines.starts[1:], lines.line_index[1:], lines.physical)
@@ -297,11 +313,12 @@ class FileIngestor:
             if header is None:
                 # An unparseable header gives no columns: it names no field, so it is no header.
                 header = tuple(name.strip() for name in record.cells or [])
-                if not self._names_a_field(header):
-                    rest = itertools.chain([record], records)
+                problem = self._header_problem(header, record.line_number, record.raw)
+                if problem is not None:
+                    rest = itertools.chain([record] if problem.header_is_a_line else [], records)
                     while piece := list(itertools.islice(rest, self.task_lines)):
                         numbers = [r.line_number for r in piece]
-                        self._reject_no_header(file, numbers, [r.raw for r in piece], stats, record.line_number)
+                        self._reject_file_lines(file, numbers, [r.raw for r in piece], stats, problem)
                     return
                 continue
             if batch is None:
@@ -313,59 +330,75 @@ class FileIngestor:
         if batch is not None and batch.size:
             self._flush_csv(file, batch, stats)
 
-    def _names_a_field(self, header: tuple[str, ...]) -> bool:
-        """Whether a CSV header names at least one column the file's fields are read from (after its field map)."""
-        columns = csv_columns(self.fields, header, self.field_map)
-        return any(isinstance(where, int) for where in columns)
+    def _header_problem(self, header: tuple[str, ...], line: int, raw: str) -> HeaderProblem | None:
+        """Why a CSV header cannot be read by (every record of the file is then rejected), or None.
 
-    def _reject_no_header_lines(
-        self,
-        file: InputFile,
-        data: bytearray,
-        lines: Lines,
-        first_line: int,
-        stats: FileCounts,
-        header_line: int,
+        * It names none of the columns the fields are read from (after the field map): the file
+          has no header row, its first line is a record (``no_header``).
+        * It names a column a field is read from twice: which cell counts would be a guess
+          (``duplicate_column``). Repeated columns no field reads are harmless.
+        """
+        columns = csv_columns(self.fields, header, self.field_map)
+        expected = ", ".join(
+            dict.fromkeys(c for f in self.fields if f.required and (c := self._expected_column(f.name)))
+        )
+        if not any(isinstance(where, int) for where in columns):
+            why = (
+                LONE_CR_MESSAGE
+                if re.search(LONE_CR, raw)
+                else f"it names none of the expected columns ({expected}); a CSV file must start with its header row"
+            )
+            return HeaderProblem(
+                "no_header",
+                f"line {line} is not a header: {why}",
+                f"the file has no header row: line {line} is not one; re-deliver the file with its header",
+                header_is_a_line=True,
+                first_line=line,
+            )
+        read = {self._expected_column(f.name) for f in self.fields} - {""}
+        repeated = [name for name in dict.fromkeys(header) if name in read and header.count(name) > 1]
+        if repeated:
+            name = repeated[0]
+            where = " and ".join(str(i + 1) for i, h in enumerate(header) if h == name)
+            message = (
+                f"the header (line {line}) names column '{name}' twice (columns {where}); which cell counts "
+                "would be a guess, so every line of the file is rejected; re-deliver it with distinct column names"
+            )
+            return HeaderProblem("duplicate_column", message, message, header_is_a_line=False)
+        return None
+
+    def _reject_block(
+        self, file: InputFile, data: bytearray, lines: Lines, first_line: int, stats: FileCounts, problem: HeaderProblem
     ) -> None:
-        """:meth:`_reject_no_header` for the non-blank lines of a block."""
+        """:meth:`_reject_file_lines` for the non-blank lines of a block."""
         if not len(lines.starts):
             return
         raw, _ = string_array(data, lines)
         numbers = (lines.line_index + (first_line + 1)).tolist()
-        self._reject_no_header(file, numbers, raw.to_pylist(), stats, header_line)
+        self._reject_file_lines(file, numbers, raw.to_pylist(), stats, problem)
 
-    def _reject_no_header(
-        self, file: InputFile, line_numbers: list[int], raws: list[str], stats: FileCounts, header_line: int
+    def _reject_file_lines(
+        self, file: InputFile, line_numbers: list[int], raws: list[str], stats: FileCounts, problem: HeaderProblem
     ) -> None:
-        """Reject records of a CSV file without a header: all ``no_header``, the file cannot be read.
+        """Reject records of a CSV file whose header cannot be read by, all with the problem's reason.
 
-        ``header_line`` is the line that was taken for the header (it gets its own message).
+        The first line (a record when the file has no header) gets the problem's own message.
         """
         if not line_numbers:
             return
         self.drain()
-        expected = ", ".join(
-            dict.fromkeys(c for f in self.fields if f.required and (c := self._expected_column(f.name)))
-        )
-        header_message = (
-            f"line {header_line} is not a header: it names none of the expected columns ({expected}); "
-            "a CSV file must start with its header row"
-        )
-        other_message = (
-            f"the file has no header row: line {header_line} names none of the expected columns ({expected}); "
-            "re-deliver it with its header"
-        )
         meta = self._meta(file, line_numbers, stats)
+        first = problem.first_line if problem.header_is_a_line else -1
         raw = pl.Series("raw", raws, dtype=pl.String)
         rejected = meta.select(
             pl.lit(self.kind).alias("kind"),
             pl.col("file"),
             pl.col("line_number"),
             raw.str.strip_chars_end(" \t\r\n").alias("raw"),
-            pl.lit("no_header").alias("reason"),
-            pl.when(pl.col("line_number") == header_line)
-            .then(pl.lit(header_message))
-            .otherwise(pl.lit(other_message))
+            pl.lit(problem.reason).alias("reason"),
+            pl.when(pl.col("line_number") == first)
+            .then(pl.lit(problem.first_message))
+            .otherwise(pl.lit(problem.message))
             .alias("message"),
             pl.lit(None, pl.String).alias("source"),
             pl.lit(None, pl.Int64).alias("seq"),

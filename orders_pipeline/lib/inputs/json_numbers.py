@@ -16,12 +16,38 @@ class JsonNumber(str):
     """A JSON number's literal text."""
 
 
-def _first_key_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Like DuckDB (yyjson): the first of repeated keys wins, so both paths read the same value.
-    out: dict[str, Any] = {}
+class JsonObject(dict):
+    """A parsed JSON object that remembers which of its keys were repeated (the first value is kept)."""
+
+    repeated: frozenset[str] = frozenset()
+
+
+def _first_key_wins(pairs: list[tuple[str, Any]]) -> JsonObject:
+    # Like DuckDB (yyjson): the first of repeated keys wins, so both paths read the same value;
+    # the repeated keys are remembered (a line that repeats a key it is read by is rejected).
+    out = JsonObject()
+    repeated = set()
     for key, value in pairs:
-        out.setdefault(key, value)
+        if key in out:
+            repeated.add(key)
+        else:
+            out[key] = value
+    if repeated:
+        out.repeated = frozenset(repeated)
     return out
+
+
+def repeated_key(obj: dict[str, Any], paths: list[tuple[str, ...]]) -> str | None:
+    """The first of ``paths`` (dotted) that a key repeated in an object along it makes ambiguous, else None."""
+    for path in paths:
+        node: Any = obj
+        for depth, segment in enumerate(path):
+            if not isinstance(node, dict):
+                break
+            if segment in getattr(node, "repeated", ()):
+                return ".".join(path[: depth + 1])
+            node = node.get(segment)
+    return None
 
 
 def _reject_constant(name: str) -> Any:

@@ -153,6 +153,14 @@ def rejection_message(kind: InputKind, timezone: str, mapped: tuple[str, ...] = 
         )
         .when(reason == "malformed_json")
         .then(malformed_json)
+        .when(reason == "duplicate_key")
+        .then(
+            fmt(
+                "key '{}' occurs more than once in the object; which value counts would be a guess, "
+                "so the line is rejected",
+                pl.col("repeated_key"),
+            )
+        )
         .when(reason.str.starts_with("missing_field:"))
         .then(missing)
         .when(reason.str.starts_with("bad_field:"))

@@ -40,7 +40,9 @@ Fields
 
 One reason per rejected line: the first that applies, in this order
 ---------------------------------------------------------------------
-1. ``bad_encoding``, ``malformed_csv``, ``malformed_json`` (the line as a whole).
+1. ``bad_encoding``, ``malformed_csv``, ``malformed_json``, ``duplicate_key`` (the line as a
+   whole: a key a field is read by occurs twice in its object, so which value counts is
+   ambiguous; also for a parent object a field map reads through).
 2. ``missing_field:<name>`` for the required fields in table order. Orders: ``order_id``,
    ``merchant_id``, ``provider``, ``amount``, ``currency``, ``created_at``. Callbacks:
    ``order_id``, ``provider``, ``status``, ``received_at``, then ``amount``, ``currency`` when
@@ -141,6 +143,7 @@ def _checks(kind: InputKind, mapped: tuple[str, ...] = ()) -> list[tuple[pl.Expr
         (pl.col("bad_encoding"), "bad_encoding"),
         (pl.col("malformed_csv"), "malformed_csv"),
         (pl.col("malformed") | ~pl.col("is_object"), "malformed_json"),
+        (pl.col("repeated_key").is_not_null(), "duplicate_key"),
     ]
     money = [
         (~pl.col("amount_shape_ok"), "bad_amount"),
@@ -384,7 +387,7 @@ def _rejected(x: pl.DataFrame, kind: InputKind, timezone: str, mapped: tuple[str
         ).cast(REJECTED_LINES.polars_schema())
     source = pl.col("t_source")
     # A record with more cells than the header may have shifted cells: nothing is trusted.
-    readable = ~pl.col("malformed") & pl.col("is_object") & ~pl.col("malformed_csv")
+    readable = ~pl.col("malformed") & pl.col("is_object") & ~pl.col("malformed_csv") & pl.col("repeated_key").is_null()
     source_ok = pl.col("p_source") & ~pl.col("ns_source") & ~source.str.contains("\ufffd", literal=True)
     out = x.select(
         pl.lit(kind).alias("kind"),
