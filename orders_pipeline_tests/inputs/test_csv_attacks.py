@@ -339,3 +339,30 @@ def test_a_lone_cr_inside_a_csv_line_is_malformed_csv_that_says_why(tmp_path: Pa
     assert rejected.select("line_number", "reason").rows() == [(2, "malformed_csv"), (4, "missing_field:amount")]
     assert "carriage return without a newline" in rejected["message"][0]
     assert landed["order_id"].to_list() == ["o2"]
+
+
+# --- decided: broken symbolic links -----------------------------------------------------------
+
+
+def test_a_broken_symlink_is_named_in_one_warning_line_never_skipped_silently(tmp_path: Path, capsys) -> None:
+    from orders_pipeline import cli
+    from orders_pipeline.lib.inputs.discovery import broken_links, discover_files
+    from orders_pipeline_tests.conftest import AS_OF
+
+    write(tmp_path / "orders" / "good.csv", HEADER + order_csv(1))
+    (tmp_path / "orders" / "sub").mkdir()
+    (tmp_path / "orders" / "sub" / "gone.jsonl").symlink_to(tmp_path / "nowhere.jsonl")
+    (tmp_path / "orders" / "notes.txt").symlink_to(tmp_path / "nowhere.txt")  # not an input name: not one
+    write(tmp_path / "callbacks" / "c.jsonl", "")
+    assert [f.relative for f in discover_files(tmp_path / "orders", "orders")] == ["good.csv"]
+    assert broken_links(tmp_path / "orders", "orders") == [
+        f"orders file sub/gone.jsonl is a broken symbolic link (to {tmp_path / 'nowhere.jsonl'}): not read; "
+        "fix the link or remove it"
+    ]
+    args = ["reconcile", "--orders", str(tmp_path / "orders"), "--callbacks", str(tmp_path / "callbacks")]
+    assert cli.main([*args, "--warehouse", str(tmp_path / "w.duckdb"), "--as-of", AS_OF, "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if "gone.jsonl" in line] == [
+        f"  warning: orders file sub/gone.jsonl is a broken symbolic link (to {tmp_path / 'nowhere.jsonl'}): "
+        "not read; fix the link or remove it"
+    ]

@@ -890,7 +890,7 @@ def test_property_every_non_blank_line_lands_or_is_rejected_exactly_once(
 
 
 TRICKY_CSV = (
-    "\ufeff order_id ,merchant_id,provider,amount,currency,created_at,order_id,seq\r\n"
+    "\ufeff order_id ,merchant_id,provider,amount,currency,created_at,note,seq\r\n"
     "\r\n"
     "o1,m,Stripe,1.50,usd,2024-05-01T00:00:00Z,dup,1\r\n"
     "   \r\n"

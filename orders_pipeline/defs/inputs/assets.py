@@ -7,6 +7,7 @@ import dagster as dg
 from orders_pipeline.defs.resources import ReconciliationResource, markdown_table
 from orders_pipeline.lib.checks.gx_suites import prefetch_context
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS
+from orders_pipeline.lib.inputs.discovery import broken_links
 from orders_pipeline.lib.inputs.file_warnings import file_warnings
 from orders_pipeline.lib.inputs.manifest import land_inputs
 from orders_pipeline.lib.warehouse.contracts import (
@@ -42,6 +43,8 @@ def landed_logs(
     prefetch_context()  # the checks' Great Expectations import, off the critical path
     files = reconciliation.input_files()
     for kind, found in files.items():
+        for warning in broken_links(reconciliation.input_path(kind), kind):
+            context.log.warning(warning)
         if not found:
             context.log.warning(f"no {kind} files under {reconciliation.input_path(kind)}")
     with reconciliation.work(context, "ingest") as con:

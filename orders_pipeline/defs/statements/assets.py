@@ -6,6 +6,7 @@ import dagster as dg
 
 from orders_pipeline.defs.resources import ReconciliationResource, markdown_table
 from orders_pipeline.lib.common.vocabulary import STATEMENTS
+from orders_pipeline.lib.inputs.discovery import broken_links
 from orders_pipeline.lib.inputs.manifest import land_inputs
 from orders_pipeline.lib.statements.coverage import build_statement_coverage
 from orders_pipeline.lib.warehouse.contracts import STATEMENT_LINES
@@ -26,6 +27,8 @@ def statement_lines(
     header lines) with a reason. Without a statements path, no provider has statements.
     """
     files = reconciliation.statement_files()
+    for warning in broken_links(reconciliation.input_path(STATEMENTS), STATEMENTS):
+        context.log.warning(warning)
     with reconciliation.work(context, "ingest") as con:
         engine = reconciliation.run_engine(context, pyspark)
         report = land_inputs(

@@ -4,7 +4,8 @@
 statements also ``*.parquet``), found recursively under a directory and sorted by posix
 relative path, which is the order the rules read files in (docs/rules.md#precise-reading).
 Entries whose name starts with ``.`` (hidden files and folders, such as partial uploads) are
-skipped.
+skipped. A symbolic link whose target does not exist cannot be read: it is not an input file,
+and :func:`broken_links` names it so the run can warn (never skipped silently).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Literal
 from orders_pipeline.lib.common.errors import InputError
 from orders_pipeline.lib.common.vocabulary import INPUT_KINDS, STATEMENTS, InputKind
 
-__all__ = ["InputError", "InputFile", "check_kind", "discover_files", "format_of"]
+__all__ = ["InputError", "InputFile", "broken_links", "check_kind", "discover_files", "format_of"]
 
 
 @dataclass(frozen=True)
@@ -105,3 +106,29 @@ def discover_files(root: str | Path, kind: InputKind, skipped: list[str] | None 
                 continue
             found.append(InputFile(kind, path, path.relative_to(root_path).as_posix()))
     return sorted(found, key=lambda f: f.relative)
+
+
+def broken_links(root: str | Path | None, kind: InputKind) -> list[str]:
+    """Warnings, one line each, for the symbolic links under ``root`` with an input file's name and no target.
+
+    Such a link is not read (there is nothing to read); hidden entries are skipped as by
+    :func:`discover_files`.
+    """
+    if root is None:
+        return []
+    root_path = Path(root).expanduser()
+    if not root_path.is_dir():
+        return []
+    warnings = []
+    for directory, dirnames, filenames in os.walk(root_path):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in sorted(filenames):
+            path = Path(directory) / name
+            if name.startswith(".") or not _readable_format(kind, name) or not path.is_symlink() or path.exists():
+                continue
+            relative = path.relative_to(root_path).as_posix()
+            warnings.append(
+                f"{kind} file {relative} is a broken symbolic link (to {path.readlink()}): not read; "
+                "fix the link or remove it"
+            )
+    return sorted(warnings)
