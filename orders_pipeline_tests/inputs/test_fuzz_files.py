@@ -330,3 +330,46 @@ def test_generated_files_are_valid_before_damage(
     path.write_bytes(render("orders", fmt, lines))
     got = ingest(path, "orders")
     assert (got.counts.read, got.counts.landed) == (len(lines), len(lines)), got.rejected.to_dicts()
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    how=st.sampled_from(["truncated", "garbage_after", "not_gzip"]),
+    orders=st.lists(order_line(), min_size=1, max_size=5),
+)
+def test_a_run_with_an_unreadable_gz_never_publishes_a_half_state(
+    tmp_path_factory: pytest.TempPathFactory, capsys: Any, how: str, orders: list
+) -> None:
+    """Next to good files, a .gz that cannot be read either is recorded and the rest published
+    (quarantine), or the run fails in one line and the published warehouse is byte-identical.
+    """
+    import hashlib
+
+    import duckdb
+
+    from orders_pipeline import cli
+    from orders_pipeline_tests.conftest import AS_OF
+
+    root = tmp_path_factory.mktemp("gzrun")
+    (root / "orders").mkdir()
+    (root / "callbacks").mkdir()
+    (root / "orders" / "a.jsonl").write_bytes(render("orders", "jsonl", orders))
+    (root / "callbacks" / "c.jsonl").write_bytes(b"")
+    warehouse = root / "w.duckdb"
+    args = ["reconcile", "--orders", str(root / "orders"), "--callbacks", str(root / "callbacks")]
+    assert cli.main([*args, "--warehouse", str(warehouse), "--as-of", AS_OF, "--quiet"]) == 0
+    capsys.readouterr()
+    before = hashlib.sha256(warehouse.read_bytes()).hexdigest()
+    good = gzip.compress(render("orders", "jsonl", orders))
+    blob = {"truncated": good[: len(good) // 2], "garbage_after": good + b"\x00junk", "not_gzip": b"PK\x03\x04zz"}[how]
+    (root / "orders" / "b.jsonl.gz").write_bytes(blob)
+    code = cli.main([*args, "--warehouse", str(warehouse), "--as-of", AS_OF, "--quiet"])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if code == 0:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            files = [r[0] for r in con.execute("SELECT file FROM recon.input_files WHERE kind = 'orders'").fetchall()]
+        assert sorted(files) == ["a.jsonl", "b.jsonl.gz"]
+    else:
+        assert "b.jsonl.gz" in err
+        assert hashlib.sha256(warehouse.read_bytes()).hexdigest() == before
