@@ -354,12 +354,15 @@ def test_typed_lines_check_counts_each_kind_of_bad_landed_line() -> None:
     con.execute(
         "CREATE TABLE landing.callbacks AS SELECT * FROM (VALUES "
         "('o1', 'stripe', 'success', 100::BIGINT, 'USD', TIMESTAMPTZ '2026-11-20 10:01:00+00', "
-        " TIMESTAMPTZ '2026-11-20 10:01:00+00'), "
+        " TIMESTAMPTZ '2026-11-20 10:01:00+00', false), "
         "('o1', 'stripe', 'reversed', NULL::BIGINT, NULL, TIMESTAMPTZ '2026-11-20 10:02:00+00', "
-        " TIMESTAMPTZ '2026-11-20 10:02:00+00'), "
+        " TIMESTAMPTZ '2026-11-20 10:02:00+00', false), "
         "('o2', 'stripe', 'ok', NULL::BIGINT, NULL, TIMESTAMPTZ '2026-11-20 10:02:00+00', "
-        " TIMESTAMPTZ '2026-11-20 10:02:00+00')) "
-        "AS t(order_id, provider, status, amount_minor, currency, received_at, event_time)"
+        " TIMESTAMPTZ '2026-11-20 10:02:00+00', false), "
+        # an unlinked refund (no order yet) is rejected by linking, not a typing fault
+        "(NULL, 'adyen', 'reversed', 5::BIGINT, 'EUR', TIMESTAMPTZ '2026-11-20 10:02:00+00', "
+        " TIMESTAMPTZ '2026-11-20 10:02:00+00', true)) "
+        "AS t(order_id, provider, status, amount_minor, currency, received_at, event_time, linked)"
     )
     orders, callbacks = typed_lines_valid(con, "orders"), typed_lines_valid(con, "callbacks")
     assert not orders.passed

@@ -529,11 +529,16 @@ def test_good_callback_lands_and_event_time_defaults_to_received_at() -> None:
         "event_time": utc(2024, 5, 1, 12, 1),
         "callback_id": "cb-1",
         "provider_txn_id": "t-1",
+        "parent_txn_id": None,
+        "linked": False,
+        "verified": None,
+        "envelope_raw": None,
         "source": "wh",
         "seq": 3,
         "bad_seq": None,
         "file": "f.jsonl",
         "line_number": 1,
+        "record_index": None,
         "read_order": 0,
     }
 
@@ -816,7 +821,12 @@ def test_duckdb_sink_round_trip_with_exact_types(tmp_path: Path) -> None:
             "WHERE table_schema = 'landing'"
         ).fetchall()
     )
-    expected_sql = {pl.String(): "VARCHAR", pl.Int64(): "BIGINT", TIMESTAMP: "TIMESTAMP WITH TIME ZONE"}
+    expected_sql = {
+        pl.String(): "VARCHAR",
+        pl.Int64(): "BIGINT",
+        pl.Boolean(): "BOOLEAN",
+        TIMESTAMP: "TIMESTAMP WITH TIME ZONE",
+    }
     for table, contract in [
         ("orders", ORDER_LINES.polars_schema()),
         ("callbacks", CALLBACK_LINES.polars_schema()),

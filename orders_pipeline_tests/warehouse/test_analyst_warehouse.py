@@ -87,7 +87,13 @@ def test_no_published_column_is_a_reserved_word(con) -> None:
 
 def test_json_columns_are_typed_json_and_hold_json(con) -> None:
     json_columns = [c.name for c in RUNS.columns if c.type == "JSON"]
-    assert json_columns == ["input_files", "outcome_counts", "check_results", "stage_seconds"]
+    assert json_columns == [
+        "input_files",
+        "callback_verification",
+        "outcome_counts",
+        "check_results",
+        "stage_seconds",
+    ]
     types = dict(
         con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'runs'").fetchall()
     )

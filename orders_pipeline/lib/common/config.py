@@ -7,6 +7,7 @@ with a one-line message naming it, so the command line can print it as is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -66,6 +67,48 @@ class StatementSettings:
     stripe_metadata_key: str = "order_id"
 
 
+STRIPE_FAMILIES = ("payment_intent", "charge", "checkout")
+
+
+@dataclass(frozen=True)
+class StripeEnvelopeSettings:
+    """How the ``stripe`` adapter reads webhook events (docs/envelopes.md).
+
+    ``event_family``: which events carry a payment's outcome (``payment_intent``, ``charge`` or
+    ``checkout``). ``metadata_key``: the ``data.object.metadata`` key holding the platform's
+    order id (``None``: the statements' ``stripe_metadata_key``). ``webhook_secret_env``: the
+    NAME of the environment variable holding the endpoint's signing secret (``whsec_...``);
+    when set, every Stripe envelope must carry a valid ``Stripe-Signature`` whose ``t`` lies
+    within ``signature_tolerance`` of the envelope's ``received_at``.
+    """
+
+    event_family: str = "payment_intent"
+    metadata_key: str | None = None
+    webhook_secret_env: str | None = None
+    signature_tolerance: timedelta = timedelta(seconds=300)
+
+
+@dataclass(frozen=True)
+class AdyenEnvelopeSettings:
+    """How the ``adyen`` adapter reads standard notifications (docs/envelopes.md).
+
+    ``capture_confirms``: CAPTURE decides the outcome (AUTHORISATION true is then pending).
+    ``hmac_key_env``: the NAME of the environment variable holding the hex HMAC key; when set,
+    every item must carry a valid ``additionalData.hmacSignature``.
+    """
+
+    capture_confirms: bool = False
+    hmac_key_env: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvelopeSettings:
+    """Per-provider settings of the callback adapters. Secrets are never here: only env-var names."""
+
+    stripe: StripeEnvelopeSettings = field(default_factory=StripeEnvelopeSettings)
+    adyen: AdyenEnvelopeSettings = field(default_factory=AdyenEnvelopeSettings)
+
+
 @dataclass(frozen=True)
 class AlertSettings:
     """Thresholds that raise warnings and alerts. ``None`` disables one.
@@ -120,6 +163,7 @@ class Settings:
     statements: StatementSettings = field(default_factory=StatementSettings)
     outages: OutageSettings = field(default_factory=OutageSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    envelopes: EnvelopeSettings = field(default_factory=EnvelopeSettings)
     field_maps: tuple[FieldMap, ...] = ()
     """In-house logs read through a map (docs/field-maps.md), tried in config order."""
     spark: SparkSettings = field(default_factory=SparkSettings)
@@ -143,7 +187,12 @@ _TOP_KEYS = {
     "alerts",
     "field_maps",
     "spark",
+    "envelopes",
 }
+_ENVELOPE_KEYS = {"stripe", "adyen"}
+_STRIPE_KEYS = {"event_family", "metadata_key", "webhook_secret_env", "signature_tolerance"}
+_ADYEN_KEYS = {"capture_confirms", "hmac_key_env"}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PROFILE_KEYS = {"sla", "retry_horizon", "settlement_delay", "statement_timezone"}
 _STATEMENT_KEYS = {"stripe_metadata_key"}
 _OUTAGE_KEYS = {"min_gap", "min_orders"}
@@ -214,6 +263,50 @@ def _positive_seconds(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{where}: expected a number of seconds > 0, got {value!r}")
     return float(value)
+
+
+def _env_name(value: Any, where: str) -> str | None:
+    """An environment variable's NAME (never a secret itself)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _ENV_NAME.match(value):
+        raise ConfigError(
+            f"{where}: expected the NAME of an environment variable (letters, digits, _), not a value; "
+            "put the secret in that variable"
+        )
+    return value
+
+
+def _envelope_settings(raw: Any, source: str) -> EnvelopeSettings:
+    where = f"{source}: envelopes"
+    section = _mapping(raw, where)
+    _check_keys(section, _ENVELOPE_KEYS, where)
+    stripe_raw = _mapping(section.get("stripe"), f"{where}.stripe")
+    _check_keys(stripe_raw, _STRIPE_KEYS, f"{where}.stripe")
+    stripe = StripeEnvelopeSettings()
+    if "event_family" in stripe_raw:
+        family = stripe_raw["event_family"]
+        if family not in STRIPE_FAMILIES:
+            raise ConfigError(
+                f"{where}.stripe.event_family: expected one of {', '.join(STRIPE_FAMILIES)}, got {family!r}"
+            )
+        stripe = replace(stripe, event_family=family)
+    if "metadata_key" in stripe_raw:
+        stripe = replace(stripe, metadata_key=_optional_str(stripe_raw["metadata_key"], f"{where}.stripe.metadata_key"))
+    if "webhook_secret_env" in stripe_raw:
+        name = _env_name(stripe_raw["webhook_secret_env"], f"{where}.stripe.webhook_secret_env")
+        stripe = replace(stripe, webhook_secret_env=name)
+    if "signature_tolerance" in stripe_raw:
+        tolerance = parse_duration(stripe_raw["signature_tolerance"], f"{where}.stripe.signature_tolerance")
+        stripe = replace(stripe, signature_tolerance=tolerance)
+    adyen_raw = _mapping(section.get("adyen"), f"{where}.adyen")
+    _check_keys(adyen_raw, _ADYEN_KEYS, f"{where}.adyen")
+    adyen = AdyenEnvelopeSettings()
+    if "capture_confirms" in adyen_raw:
+        adyen = replace(adyen, capture_confirms=_bool(adyen_raw["capture_confirms"], f"{where}.adyen.capture_confirms"))
+    if "hmac_key_env" in adyen_raw:
+        adyen = replace(adyen, hmac_key_env=_env_name(adyen_raw["hmac_key_env"], f"{where}.adyen.hmac_key_env"))
+    return EnvelopeSettings(stripe=stripe, adyen=adyen)
 
 
 def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settings:
@@ -302,9 +395,16 @@ def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settin
         key: parse(alerts_raw[key], f"{source}: alerts.{key}") for key, parse in parsers.items() if key in alerts_raw
     }
     alerts = replace(settings.alerts, **changes)
+    envelopes = _envelope_settings(raw.get("envelopes"), source)
+    if envelopes.stripe.metadata_key is None:
+        # One key for the webhook adapter and the balance report, unless the config splits them.
+        envelopes = replace(
+            envelopes, stripe=replace(envelopes.stripe, metadata_key=settings.statements.stripe_metadata_key)
+        )
     return replace(
         settings,
         alerts=alerts,
+        envelopes=envelopes,
         field_maps=parse_field_maps(raw.get("field_maps"), source),
         spark=_spark_settings(raw.get("spark"), f"{source}: spark"),
     )

@@ -33,9 +33,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from orders_pipeline.lib.common.vocabulary import InputKind
+from orders_pipeline.lib.common.config import EnvelopeSettings
+from orders_pipeline.lib.common.vocabulary import CALLBACKS, InputKind
 from orders_pipeline.lib.inputs.csv_records import csv_columns
 from orders_pipeline.lib.inputs.discovery import check_kind
+from orders_pipeline.lib.inputs.envelopes.core import adapt, envelope_mask
 from orders_pipeline.lib.inputs.field_maps import FieldMap, apply_encodings
 from orders_pipeline.lib.inputs.fields import (
     FIELDS,
@@ -154,25 +156,32 @@ class ParserPool:
 
     def __init__(self) -> None:
         """Start empty."""
-        self._idle: dict[tuple[str, str, FieldMap | None], list[LineParser]] = {}
+        self._idle: dict[tuple[str, str, FieldMap | None, EnvelopeSettings], list[LineParser]] = {}
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
-    def acquire(self, kind: InputKind, timezone: str, field_map: FieldMap | None = None) -> LineParser:
-        """Take an idle parser for ``kind``, ``timezone`` and ``field_map``, or open a new one."""
+    def acquire(
+        self,
+        kind: InputKind,
+        timezone: str,
+        field_map: FieldMap | None = None,
+        envelopes: EnvelopeSettings | None = None,
+    ) -> LineParser:
+        """Take an idle parser for ``kind``, ``timezone``, ``field_map`` and ``envelopes``, or open a new one."""
+        envelopes = envelopes or EnvelopeSettings()
         with self._lock:
             if self._pid != os.getpid():  # a forked child must not share its parent's connections
                 self._idle.clear()
                 self._pid = os.getpid()
-            idle = self._idle.get((kind, timezone, field_map))
+            idle = self._idle.get((kind, timezone, field_map, envelopes))
             if idle:
                 return idle.pop()
-        return LineParser(kind, timezone, field_map)
+        return LineParser(kind, timezone, field_map, envelopes)
 
     def release(self, parser: LineParser) -> None:
         """Give a parser back (closed if enough are idle already)."""
         with self._lock:
-            idle = self._idle.setdefault((parser.kind, parser.timezone, parser.field_map), [])
+            idle = self._idle.setdefault((parser.kind, parser.timezone, parser.field_map, parser.envelopes), [])
             if len(idle) < self._MAX_IDLE:
                 idle.append(parser)
                 return
@@ -205,9 +214,19 @@ class LineParser:
     (:mod:`~orders_pipeline.lib.inputs.field_maps`); ``timezone`` is then the map's.
     """
 
-    def __init__(self, kind: InputKind, timezone: str, field_map: FieldMap | None = None) -> None:
-        """Open the parser's DuckDB connection and prepare its queries."""
+    def __init__(
+        self,
+        kind: InputKind,
+        timezone: str,
+        field_map: FieldMap | None = None,
+        envelopes: EnvelopeSettings | None = None,
+    ) -> None:
+        """Open the parser's DuckDB connection and prepare its queries.
+
+        ``envelopes``: how provider envelopes among callback lines are read (not for field-mapped files).
+        """
         check_kind(kind)
+        self.envelopes = envelopes or EnvelopeSettings()
         self.kind = kind
         self.fields = FIELDS[kind]
         self.timezone = timezone
@@ -233,8 +252,63 @@ class LineParser:
 
     def parse_json(
         self, raw: pa.Array, meta: pl.DataFrame, bad_encoding: np.ndarray | None = None
+    ) -> tuple[pl.DataFrame, ...]:
+        """Parse JSON lines (one element per line; trailing whitespace allowed): (landed, rejected[, ignored]).
+
+        Callback lines that are provider envelopes (:mod:`~orders_pipeline.lib.inputs.envelopes`)
+        are mapped by their adapter first; then the result has a third frame, the ignored
+        records, and may hold more records than lines (an Adyen batch).
+        """
+        if self.kind == CALLBACKS and self.field_map is None and len(raw):
+            if raw.type != pa.large_string():
+                raw = raw.cast(pa.large_string())
+            mask = envelope_mask(self.con, raw)
+            if mask is not None:
+                return self._parse_with_envelopes(raw, meta, bad_encoding, mask)
+        return self._parse_plain(raw, meta, bad_encoding)
+
+    def _parse_with_envelopes(
+        self, raw: pa.Array, meta: pl.DataFrame, bad_encoding: np.ndarray | None, mask: pl.Series
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        """Canonical lines the usual way; envelopes through their adapters, then the same validation."""
+        if bad_encoding is not None:
+            # A line with invalid UTF-8 is bad_encoding whatever it says.
+            mask = mask & ~pl.Series(bad_encoding)
+        keep = ~mask
+        canonical_raw = pa.array(pl.Series(raw).filter(keep).to_arrow(), pa.large_string())
+        landed, rejected = self._parse_plain(
+            canonical_raw, meta.filter(keep), None if bad_encoding is None else bad_encoding[keep.to_numpy()]
+        )
+        adapted = adapt(
+            self.con,
+            pa.array(pl.Series(raw).filter(mask).to_arrow(), pa.large_string()),
+            meta.filter(mask),
+            self.envelopes,
+            self.timezone,
+        )
+        frames_landed, frames_rejected = [landed], [rejected, adapted.rejected]
+        if adapted.lines.len():
+            extra = adapted.extra
+            rec_meta = extra.select("file", "line_number", "read_order")
+            rec_landed, rec_rejected = self._parse_plain(
+                pa.array(adapted.lines.to_arrow(), pa.large_string()), rec_meta, None, extra
+            )
+            frames_landed.append(rec_landed)
+            frames_rejected.append(rec_rejected)
+        return (
+            pl.concat(frames_landed, how="vertical"),
+            pl.concat(frames_rejected, how="vertical").sort("line_number", maintain_order=True),
+            adapted.ignored,
+        )
+
+    def _parse_plain(
+        self,
+        raw: pa.Array,
+        meta: pl.DataFrame,
+        bad_encoding: np.ndarray | None = None,
+        envelope: pl.DataFrame | None = None,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Parse JSON lines (one element per line; trailing whitespace allowed)."""
+        """Parse canonical JSON lines; ``envelope``: the envelope columns of adapter records (their raw too)."""
         n = len(raw)
         if n == 0:
             return self._empty()
@@ -278,6 +352,11 @@ class LineParser:
         x = x.with_columns(self._maybe_repeated(x).alias("maybe_repeated"))
         x = self._number_literals(x, amount)
         x = self._exact_fallback(x)
+        if envelope is not None:
+            # A rejected adapter record shows its envelope line, not the canonical line made from it.
+            x = x.with_columns(
+                envelope.select("record_index", "parent_txn_id", "linked", "verified", "envelope_raw"),
+            ).with_columns(pl.col("envelope_raw").alias("raw_text"))
         return self._validate(x, meta)
 
     def _read_paths(self) -> list[tuple[str, ...]]:

@@ -115,9 +115,10 @@ def _parse_frame(kind: InputKind, lines: pl.DataFrame, settings: Settings) -> tu
         pl.col("file").cast(pl.String), pl.col("line_number").cast(pl.Int64), pl.col("read_order").cast(pl.Int64)
     )
     raw = lines["raw"].cast(pl.String).fill_null("").to_arrow().cast(pa.large_string())
-    parser = PARSERS.acquire(kind, settings.timezone)
+    parser = PARSERS.acquire(kind, settings.timezone, None, settings.envelopes)
     try:
-        return parser.parse_json(raw, meta)
+        landed, rejected, *_ = parser.parse_json(raw, meta)
+        return landed, rejected
     finally:
         PARSERS.release(parser)
 
@@ -157,36 +158,45 @@ class FileIngestor:
         self.read_order = 0
         self.fields = FIELDS[kind]
         self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="ingest")
-        self._pending: deque[tuple[Future[tuple[pl.DataFrame, pl.DataFrame]], FileCounts]] = deque()
+        self._pending: deque[tuple[Future[tuple[pl.DataFrame, ...]], FileCounts, int]] = deque()
 
     def close(self) -> None:
         """Cancel what is still in flight and stop the workers."""
-        for future, _ in self._pending:
+        for future, _, _ in self._pending:
             future.cancel()
         self._pool.shutdown(wait=True)
 
     def _submit(self, stats: FileCounts, method: str, *args: Any) -> None:
-        def run() -> tuple[pl.DataFrame, pl.DataFrame]:
-            parser = PARSERS.acquire(self.kind, self.timezone, self.field_map)
+        lines = next((len(a) for a in args if isinstance(a, pl.DataFrame) and "read_order" in a.columns), 0)
+
+        def run() -> tuple[pl.DataFrame, ...]:
+            parser = PARSERS.acquire(self.kind, self.timezone, self.field_map, self.settings.envelopes)
             try:
                 return getattr(parser, method)(*args)
             finally:
                 PARSERS.release(parser)
 
-        self._pending.append((self._pool.submit(run), stats))
+        self._pending.append((self._pool.submit(run), stats, lines))
         while len(self._pending) >= _WORKERS:
             self._drain_one()
 
     def _drain_one(self) -> None:
-        future, stats = self._pending.popleft()
-        landed, rejected = future.result()
+        future, stats, lines = self._pending.popleft()
+        landed, rejected, *rest = future.result()
+        ignored = rest[0] if rest else None
         if landed.height:
             self.sink.write(self.kind, landed)
         if rejected.height:
             self.sink.write("rejected_lines", rejected)
         stats.landed += landed.height
         stats.rejected += rejected.height
-        progress.records(landed.height + rejected.height)
+        if ignored is not None:
+            if ignored.height:
+                self.sink.write("ignored_records", ignored)
+            stats.ignored += ignored.height
+            # An envelope is as many records as its adapter made (an Adyen batch: one per item).
+            stats.read += landed.height + rejected.height + ignored.height - lines
+        progress.records(landed.height + rejected.height + (ignored.height if ignored is not None else 0))
 
     def drain(self) -> None:
         """Write every parsed chunk still in flight to the sink."""

@@ -55,6 +55,12 @@ from orders_pipeline.lib.common import progress
 from orders_pipeline.lib.common.config import Settings
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS, STATEMENTS, InputKind, LogKind
 from orders_pipeline.lib.inputs.discovery import InputFile
+from orders_pipeline.lib.inputs.envelopes.linking import (
+    UNLINKED,
+    resolve_links,
+    unlinked_counts_sql,
+    unlinked_rejected_sql,
+)
 from orders_pipeline.lib.inputs.landing import LandedFile, Lander, land_files, write_landed_file
 from orders_pipeline.lib.inputs.reading import file_sha256
 from orders_pipeline.lib.warehouse.contracts import (
@@ -362,17 +368,31 @@ def ranked_lines_sql(kind: InputKind) -> str:
     Files are ranked in sorted relative-path order; a line's global reading position is its
     file's rank in the high 32 bits and its position within the file in the low 32 bits.
     """
+    # A callback record still waiting for its link has no order: it is rejected (envelopes.linking).
+    unlinked = f"WHERE NOT ({UNLINKED})" if kind == CALLBACKS else ""
     return f"""
         SELECT l.* REPLACE ((r.file_rank << 32) + l.read_order AS read_order)
         FROM {LANDED_TABLE[kind].qualified()} AS l
         JOIN (SELECT file, (row_number() OVER (ORDER BY file) - 1)::BIGINT AS file_rank
               FROM {MANIFEST.qualified()} WHERE kind = '{kind}') AS r USING (file)
+        {unlinked}
     """
 
 
 def input_files_sql() -> str:
-    """The run's view of the manifest: every current file with its status and counts (``recon.input_files``)."""
-    return f"SELECT {', '.join(INPUT_FILES.column_names)} FROM {MANIFEST.qualified()} ORDER BY kind, file"
+    """The run's view of the manifest: every current file with its status and counts (``recon.input_files``).
+
+    A callback record landed but still unlinked (no order_id, no payment to link to) counts as
+    rejected (:mod:`~orders_pipeline.lib.inputs.envelopes.linking`).
+    """
+    columns = ", ".join(INPUT_FILES.column_names)
+    return f"""
+        SELECT {columns} FROM (
+            SELECT m.* REPLACE (m.lines_landed - coalesce(u.n, 0) AS lines_landed,
+                                m.lines_rejected + coalesce(u.n, 0) AS lines_rejected)
+            FROM {MANIFEST.qualified()} AS m LEFT JOIN ({unlinked_counts_sql()}) AS u USING (kind, file)
+        ) ORDER BY kind, file
+    """
 
 
 @dataclass(frozen=True)
@@ -410,9 +430,16 @@ def land_inputs(
     those of ``kinds``.
     """
     sync = sync_landing(con, files_by_kind, settings, run_id, kinds, land)
+    if CALLBACKS in kinds:
+        with transaction(con):
+            resolve_links(con, run_id)
     replace_table_from_query(con, INPUT_FILES, input_files_sql())
+    rejected_columns = ", ".join(REJECTED_LINES.column_names)
     replace_table_from_query(
-        con, PUBLISHED_REJECTED_LINES, f"SELECT * FROM {REJECTED_LINES.qualified()} ORDER BY kind, file, line_number"
+        con,
+        PUBLISHED_REJECTED_LINES,
+        f"SELECT {rejected_columns} FROM (SELECT * FROM {REJECTED_LINES.qualified()} "
+        f"UNION ALL BY NAME {unlinked_rejected_sql()}) ORDER BY kind, file, line_number",
     )
     replace_table_from_query(
         con,

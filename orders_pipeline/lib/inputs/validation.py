@@ -107,6 +107,14 @@ from orders_pipeline.lib.inputs.messages import rejection_message
 from orders_pipeline.lib.warehouse.contracts import REJECTED_LINES
 
 WHITESPACE_END = " \t\r\n"
+# What an adapter adds to a callback record (docs/envelopes.md); null for a canonical line.
+ENVELOPE_COLUMNS: dict[str, pl.DataType] = {
+    "parent_txn_id": pl.String(),
+    "linked": pl.Boolean(),
+    "verified": pl.Boolean(),
+    "envelope_raw": pl.String(),
+    "record_index": pl.Int64(),
+}
 
 
 def _timestamp(name: str, timezone: str) -> pl.Expr:
@@ -180,7 +188,9 @@ def _checks(kind: InputKind, mapped: tuple[str, ...] = ()) -> list[tuple[pl.Expr
         status = pl.col("status_norm")
         status_ok = status.is_in(list(STATUSES)).fill_null(False)
         needs_money = status.is_in(["success", "reversed"])
-        for name in ("order_id", "provider", "status", "received_at"):
+        # A record with a parent_txn_id and no order_id of its own is linked after landing.
+        checks.append((~present("order_id") & ~pl.col("linked").fill_null(False), "missing_field:order_id"))
+        for name in ("provider", "status", "received_at"):
             checks.append((~present(name), f"missing_field:{name}"))
         checks.append((~present("amount") & (needs_money | (status_ok & present("currency"))), "missing_field:amount"))
         checks.append(
@@ -205,6 +215,10 @@ def validate(x: pl.DataFrame, meta: pl.DataFrame, kind: InputKind, timezone: str
     line (``malformed``, ``is_object``, ``bad_encoding``, ``malformed_csv``, amount literals);
     ``meta`` the line's file, line number and read order.
     """
+    if kind == CALLBACKS:
+        x = x.with_columns(
+            pl.lit(None, dtype).alias(name) for name, dtype in ENVELOPE_COLUMNS.items() if name not in x.columns
+        )
     # Fields a field map could not read (field_maps.apply_encodings): their problem column says why.
     mapped = tuple(c.removeprefix("mapmsg_") for c in x.columns if c.startswith("mapmsg_"))
     t_amount = pl.col("t_amount")
@@ -311,6 +325,7 @@ def _landed_inputs(kind: InputKind) -> list[str]:
     names += ["tsu_" + f.name for f in FIELDS[kind] if f.role == "ts"]
     if kind == CALLBACKS:
         names.append("status_norm")
+        names += list(ENVELOPE_COLUMNS)
     return names
 
 
@@ -351,7 +366,7 @@ def _landed(x: pl.DataFrame, kind: InputKind) -> pl.DataFrame:
     else:
         has_money = pl.col("p_amount")
         columns = [
-            pl.col("t_order_id").alias("order_id"),
+            _id("order_id").alias("order_id"),
             provider,
             pl.col("status_norm").alias("status"),
             pl.when(has_money).then(pl.col("amount_minor")).alias("amount_minor"),
@@ -360,6 +375,7 @@ def _landed(x: pl.DataFrame, kind: InputKind) -> pl.DataFrame:
             pl.coalesce(pl.col("tsu_event_time"), pl.col("tsu_received_at")).alias("event_time"),
             _id("callback_id").alias("callback_id"),
             _id("provider_txn_id").alias("provider_txn_id"),
+            *_envelope_columns(x),
         ]
     columns += [
         # A source given as a boolean, object or array is no stream name: absent.
@@ -368,9 +384,21 @@ def _landed(x: pl.DataFrame, kind: InputKind) -> pl.DataFrame:
         pl.when(pl.col("p_seq") & pl.col("seq_value").is_null()).then(pl.col("t_seq")).alias("bad_seq"),
         pl.col("file"),
         pl.col("line_number"),
+        *([pl.col("record_index")] if kind == CALLBACKS else []),
         pl.col("read_order"),
     ]
     return x.select(columns).cast(LANDED[kind].polars_schema())
+
+
+def _envelope_columns(x: pl.DataFrame) -> list[pl.Expr]:
+    """parent_txn_id, linked, verified and envelope_raw of a callback record (null for a canonical line)."""
+    linked = pl.col("linked").fill_null(False)
+    return [
+        pl.col("parent_txn_id"),
+        linked,
+        pl.col("verified"),
+        pl.when(linked).then(pl.col("envelope_raw")).alias("envelope_raw"),
+    ]
 
 
 def _rejected(x: pl.DataFrame, kind: InputKind, timezone: str, mapped: tuple[str, ...] = ()) -> pl.DataFrame:

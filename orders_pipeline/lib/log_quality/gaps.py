@@ -11,6 +11,7 @@ import polars as pl
 
 from orders_pipeline.lib.common.batching import merge_sorted, pack_groups
 from orders_pipeline.lib.common.vocabulary import CALLBACKS, ORDERS
+from orders_pipeline.lib.inputs.envelopes.linking import UNLINKED
 from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, LOG_GAPS, ORDER_LINES, PUBLISHED_REJECTED_LINES
 from orders_pipeline.lib.warehouse.sql import replace_table
 
@@ -26,7 +27,9 @@ LOG_GAP_ORDER = ("kind", "source", "seq_from", "gap_type")
 
 def build_log_gaps(con: duckdb.DuckDBPyConnection) -> int:
     """Rebuild ``recon.log_gaps`` from the landed and rejected lines; returns its rows."""
-    tables = (ORDER_LINES.qualified(), CALLBACK_LINES.qualified(), PUBLISHED_REJECTED_LINES.qualified())
+    # Unlinked callback records are counted among the rejected lines (envelopes.linking).
+    callbacks = f"(SELECT * FROM {CALLBACK_LINES.qualified()} WHERE NOT ({UNLINKED}))"
+    tables = (ORDER_LINES.qualified(), callbacks, PUBLISHED_REJECTED_LINES.qualified())
     sizes = con.execute(
         "SELECT source, count(*) FROM ("
         + " UNION ALL ".join(f"SELECT source FROM {table} WHERE seq IS NOT NULL" for table in tables)

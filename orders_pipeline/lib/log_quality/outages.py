@@ -14,6 +14,7 @@ import polars as pl
 from orders_pipeline.lib.common.batching import merge_sorted, pack_groups
 from orders_pipeline.lib.common.config import Settings
 from orders_pipeline.lib.common.time import as_of_literal, duration_micros, whole_seconds
+from orders_pipeline.lib.inputs.envelopes.linking import UNLINKED
 from orders_pipeline.lib.warehouse.contracts import CALLBACK_LINES, CALLBACK_OUTAGES, ORDER_OUTCOMES
 from orders_pipeline.lib.warehouse.sql import replace_table
 
@@ -24,7 +25,9 @@ CALLBACK_OUTAGE_ORDER = ("provider", "outage_start")
 
 def build_callback_outages(con: duckdb.DuckDBPyConnection, as_of: datetime, settings: Settings) -> int:
     """Rebuild ``recon.callback_outages`` from the landed callbacks and the outcomes; returns its rows."""
-    callbacks, outcomes = CALLBACK_LINES.qualified(), ORDER_OUTCOMES.qualified()
+    # An unlinked callback record is rejected: not a callback received (envelopes.linking).
+    callbacks = f"(SELECT * FROM {CALLBACK_LINES.qualified()} WHERE NOT ({UNLINKED}))"
+    outcomes = ORDER_OUTCOMES.qualified()
     sizes = con.execute(
         f"SELECT provider, count(*) FROM (SELECT provider FROM {callbacks} UNION ALL SELECT provider FROM {outcomes}) "
         "GROUP BY provider ORDER BY provider"

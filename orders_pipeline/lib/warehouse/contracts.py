@@ -208,8 +208,26 @@ CALLBACK_LINES = Table(
         _c("event_time", "TIMESTAMPTZ", "the provider's own time of the event (UTC; received_at when not given)"),
         _c("callback_id", "VARCHAR", "the provider's event id; the same id twice is one event delivered twice"),
         _c("provider_txn_id", "VARCHAR", "the provider's id of the payment"),
+        _c(
+            "parent_txn_id",
+            "VARCHAR",
+            "for a refund, cancellation or chargeback from a provider envelope: the id of the payment it modifies",
+        ),
+        _c(
+            "linked",
+            "BOOLEAN",
+            "true when the record had no order_id of its own and takes it from the callback whose provider_txn_id "
+            "is its parent_txn_id (order_id null while no such callback is landed: then it is rejected)",
+        ),
+        _c(
+            "verified",
+            "BOOLEAN",
+            "whether the provider envelope's signature was verified (null for a canonical line)",
+        ),
+        _c("envelope_raw", "VARCHAR", "the envelope line, kept only for a record that needs linking (else null)"),
         *_SEQUENCE,
         *_WHERE_READ,
+        _c("record_index", "BIGINT", "position of the record within its envelope when it holds several (else null)"),
         _READ_ORDER,
     ),
 )
@@ -540,6 +558,12 @@ RUNS = Table(
         _c("lines_ignored", "BIGINT", "records ignored with a reason"),
         _c("orders", "BIGINT", "orders with an outcome"),
         _c("orphan_callbacks", "BIGINT", "callbacks for orders nobody logged"),
+        _c(
+            "callback_verification",
+            "JSON",
+            "per provider whose callbacks came as envelopes: whether they were verified (signature checked on every "
+            "landed envelope record), with the records landed, verified and rejected bad_signature",
+        ),
         _c("outcome_counts", "JSON", "orders per outcome"),
         _c("check_results", "JSON", "every data-quality check with its observed values"),
         _c("checks_passed", "BOOLEAN", "whether every blocking check passed"),

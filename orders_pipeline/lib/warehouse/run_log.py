@@ -15,11 +15,14 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from orders_pipeline.lib.inputs.envelopes.linking import UNLINKED
 from orders_pipeline.lib.warehouse.contracts import (
+    CALLBACK_LINES,
     CHECK_RESULTS,
     INPUT_FILES,
     ORDER_OUTCOMES,
     ORPHAN_CALLBACKS,
+    PUBLISHED_REJECTED_LINES,
     STAGE_TIMINGS,
 )
 from orders_pipeline.lib.warehouse.sql import fetch_value
@@ -70,6 +73,37 @@ def record_check(
     )
 
 
+def callback_verification(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+    """Per provider with envelope callbacks: verified (every landed envelope record was), and the counts."""
+    rows = con.execute(
+        f"""
+        SELECT provider, count(*) AS records, count(*) FILTER (WHERE verified) AS verified_records
+        FROM {CALLBACK_LINES.qualified()} WHERE verified IS NOT NULL AND NOT ({UNLINKED})
+        GROUP BY provider ORDER BY provider
+        """
+    ).fetchall()
+    bad = dict(
+        con.execute(
+            f"""
+            SELECT lower(trim(json_extract_string(raw, '$.provider'))) AS provider, count(*)
+            FROM {PUBLISHED_REJECTED_LINES.qualified()}
+            WHERE kind = 'callbacks' AND reason = 'bad_signature' GROUP BY 1
+            """
+        ).fetchall()
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for provider, records, verified in rows:
+        out[provider] = {
+            "verified": records == verified,
+            "records": int(records),
+            "verified_records": int(verified),
+            "bad_signature": int(bad.pop(provider, 0)),
+        }
+    for provider, count in bad.items():
+        out[str(provider)] = {"verified": True, "records": 0, "verified_records": 0, "bad_signature": int(count)}
+    return out
+
+
 def run_row(
     con: duckdb.DuckDBPyConnection, run_id: str, as_of: datetime, started_at: datetime | None
 ) -> dict[str, Any]:
@@ -93,6 +127,7 @@ def run_row(
         ).fetchall()
     )
     orphans = fetch_value(con, f"SELECT count(*) FROM {ORPHAN_CALLBACKS.qualified()}")
+    verification = callback_verification(con)
     return {
         "run_id": run_id,
         "as_of": as_of,
@@ -107,6 +142,7 @@ def run_row(
         "lines_ignored": int(files["lines_ignored"].sum() or 0),
         "orders": int(sum(outcome_counts.values())),
         "orphan_callbacks": int(orphans or 0),
+        "callback_verification": verification,
         "outcome_counts": outcome_counts,
         "check_results": [
             {**row, "observed": json.loads(row["observed"]), "failing_sample": json.loads(row["failing_sample"])}
