@@ -31,7 +31,15 @@ def landing_fingerprint(reconciliation: ReconciliationResource) -> dict[str, lis
     return files
 
 
-@dg.sensor(job=reconcile_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+@dg.sensor(
+    job=reconcile_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description=(
+        "Starts one reconcile run over the live window of order days whenever an order, callback or statement "
+        "file appears in, changes in or leaves the input folders (checked every minute; off until turned on)."
+    ),
+)
 def new_log_files_sensor(context: dg.SensorEvaluationContext, reconciliation: ReconciliationResource):
     """Requests a reconcile run when a log or statement file appears, changes or disappears in the landing folders.
 

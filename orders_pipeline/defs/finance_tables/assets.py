@@ -3,10 +3,11 @@
 import dagster as dg
 
 from orders_pipeline.defs.partitions import order_days
-from orders_pipeline.defs.resources import ReconciliationResource, markdown_table
+from orders_pipeline.defs.resources import ReconciliationResource, markdown_table, requested_days
 from orders_pipeline.lib.finance_tables.exceptions import build_exceptions
 from orders_pipeline.lib.finance_tables.orphans import build_orphan_callbacks, build_orphan_statement_lines
 from orders_pipeline.lib.finance_tables.summary import build_daily_summary
+from orders_pipeline.lib.outcomes.day_counts import summary_counts_by_day
 
 GROUP = "finance_tables"
 
@@ -24,9 +25,13 @@ def daily_summary(context: dg.AssetExecutionContext, reconciliation: Reconciliat
     the order amounts, to the minor unit. Partitioned by order day like ``order_outcomes``;
     rebuilt from all outcome rows, so it always ties out to them.
     """
+    days = requested_days(context)
     with reconciliation.work(context, "classify") as con:
         rows = build_daily_summary(con)
-    return dg.MaterializeResult(metadata={"dagster/row_count": rows})
+        by_day = summary_counts_by_day(con, *days) if days else {}
+    for day, (groups, orders) in by_day.items():  # each day's partition: that day's rows
+        context.add_asset_metadata({"dagster/row_count": groups, "orders": orders}, partition_key=day.isoformat())
+    return dg.MaterializeResult(metadata={"run/rows": rows} if days else {"dagster/row_count": rows})
 
 
 @dg.asset(deps=["order_outcomes"], group_name=GROUP, kinds={"duckdb", "polars"})

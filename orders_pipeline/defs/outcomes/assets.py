@@ -7,6 +7,7 @@ import dagster as dg
 from orders_pipeline.defs.partitions import order_days
 from orders_pipeline.defs.resources import ReconciliationResource, requested_days
 from orders_pipeline.lib.common.vocabulary import OUTCOMES
+from orders_pipeline.lib.outcomes.day_counts import outcome_counts_by_day
 from orders_pipeline.lib.outcomes.evaluation import evaluate_outcomes
 
 
@@ -26,29 +27,45 @@ def order_outcomes(
     the provider's statement says (statement_status). Partitioned by order day (UTC): a run
     re-evaluates the days in its range plus every day whose orders can still change, received
     new lines, or is covered by a statement day that arrived; final days keep the outcome of
-    their last evaluation.
+    their last evaluation. Each day's partition shows that day's orders per outcome; the run's
+    own figures (run/...) are the same on every day of the run.
     """
     as_of = reconciliation.run_as_of(context)
     engine = reconciliation.run_engine(context, pyspark)
+    days = requested_days(context)
     with reconciliation.work(context, "classify") as con, reconciliation.warehouse().scratch("classify") as scratch:
         report = evaluate_outcomes(
             con,
             scratch,
             as_of,
             reconciliation.settings(),
-            requested_days(context),
+            days,
             classify=engine.classify,
             min_buckets=engine.min_buckets,
         )
-    return dg.MaterializeResult(
-        metadata={
+        by_day = outcome_counts_by_day(con, *days) if days else {}
+    # Each order day's partition gets that day's figures; the run's own figures are the same on every day.
+    for day, counts in by_day.items():
+        context.add_asset_metadata(
+            {
+                "dagster/row_count": sum(counts[name] for name in OUTCOMES),
+                **{f"outcome/{name}": counts[name] for name in OUTCOMES},
+                "exceptions": counts["exceptions"],
+            },
+            partition_key=day.isoformat(),
+        )
+    run_wide: dict[str, Any] = {
+        "as_of": as_of.isoformat(),
+        "days_evaluated": "all" if report.days is None else len(report.days),
+        "batches": report.batches,
+        "engine": engine.name,
+        "providers_with_statements": ", ".join(report.statement_providers) or "none",
+        "run/orders_evaluated": report.orders,
+        "run/exceptions": report.exceptions,
+    }
+    if not days:  # not launched for partitions: the figures are the run's
+        run_wide |= {
             "dagster/row_count": report.orders,
-            "as_of": as_of.isoformat(),
-            "days_evaluated": "all" if report.days is None else len(report.days),
-            "batches": report.batches,
-            "engine": engine.name,
-            "providers_with_statements": ", ".join(report.statement_providers) or "none",
             **{f"outcome/{name}": int(report.outcome_counts.get(name, 0)) for name in OUTCOMES},
-            "exceptions": report.exceptions,
         }
-    )
+    return dg.MaterializeResult(metadata=run_wide)
