@@ -6,10 +6,12 @@ docs/rules.md "Precise rules > Reading" and "Nothing is lost"; the choices the r
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import os
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +236,91 @@ def test_an_in_place_edit_with_size_and_mtime_restored_is_republished_as_changed
         con.close()
     assert status == "changed"
     assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- row 3: files that cannot be read, next to good ones ---------------------------------------
+
+
+def _jsonl_bytes(rows: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+
+def _decompressible_lines(data: bytes) -> int:
+    """Lines zlib recovers from the start of a damaged gzip stream (an independent count)."""
+    recovered = zlib.decompressobj(wbits=31).decompress(data)
+    return recovered.count(b"\n") + (bool(recovered) and not recovered.endswith(b"\n"))
+
+
+def test_unreadable_gz_files_are_quarantined_and_everything_else_is_published(tmp_path, capsys) -> None:
+    import duckdb
+
+    from orders_pipeline import cli
+    from orders_pipeline_tests.conftest import AS_OF
+
+    orders = tmp_path / "orders"
+    write_jsonl(orders / "good.jsonl", [order(order_id="o-good")])
+    many = [order(order_id=f"o-many-{i:03}", amount=f"{i}.00") for i in range(1, 400)]
+    whole = gzip.compress(_jsonl_bytes(many))
+    truncated = whole[: len(whole) // 2]
+    (orders / "truncated.jsonl.gz").write_bytes(truncated)
+    (orders / "not-gzip.jsonl.gz").write_bytes(_jsonl_bytes([order(order_id="o-plain")]))
+    (orders / "trailing.jsonl.gz").write_bytes(gzip.compress(_jsonl_bytes([order(order_id="o-trail")])) + b"junk!")
+    write_jsonl(tmp_path / "callbacks" / "a.jsonl", [callback(order_id="o-good")])
+    warehouse = tmp_path / "w.duckdb"
+    args = ["reconcile", "--orders", str(orders), "--callbacks", str(tmp_path / "callbacks")]
+    args += ["--warehouse", str(warehouse), "--as-of", AS_OF, "--quiet"]
+
+    code = cli.main(args)
+
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        outcomes = dict(con.execute("SELECT order_id, outcome FROM recon.order_outcomes").fetchall())
+        files = {
+            row[0]: row[1:]
+            for row in con.execute(
+                "SELECT file, status, reason, sha256, lines_read, lines_landed, lines_rejected, lines_ignored, "
+                "lines_unreadable FROM recon.input_files WHERE kind = 'orders'"
+            ).fetchall()
+        }
+        alert = con.execute(
+            "SELECT breached, observed, message FROM recon.quality_alerts WHERE threshold = 'unreadable_files'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert outcomes == {"o-good": "confirmed"}  # the good files were published, nothing of the bad ones
+    assert files["good.jsonl"][:2] == ("ingested", None)
+    expected = {
+        "truncated.jsonl.gz": ("truncated_gzip: ", _decompressible_lines(truncated)),
+        "not-gzip.jsonl.gz": ("not_gzip: ", 0),
+        "trailing.jsonl.gz": ("gzip_trailing_bytes: ", 1),
+    }
+    assert 0 < expected["truncated.jsonl.gz"][1] < len(many)
+    for name, (reason, lines) in expected.items():
+        status, recorded_reason, sha, read, landed, rejected, ignored, unreadable = files[name]
+        assert (status, sha) == ("unreadable", None), name
+        assert recorded_reason.startswith(reason), (name, recorded_reason)
+        assert "\n" not in recorded_reason
+        assert (read, landed, rejected, ignored, unreadable) == (lines, 0, 0, 0, lines), name
+    assert alert is not None
+    assert (alert[0], alert[1]) == (True, "3")
+    assert "orders/not-gzip.jsonl.gz" in alert[2]
+    warned = [line for line in captured.err.splitlines() if "cannot be read" in line and "quarantined" in line]
+    assert len(warned) == 3
+    assert any("orders file truncated.jsonl.gz cannot be read (truncated_gzip" in line for line in warned)
+
+    # A good copy delivered under the same name is ingested like any new file.
+    (orders / "truncated.jsonl.gz").write_bytes(whole)
+    assert cli.main(args) == 0, capsys.readouterr().err
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        status, sha, landed, unreadable = con.execute(
+            "SELECT status, sha256, lines_landed, lines_unreadable FROM recon.input_files "
+            "WHERE file = 'truncated.jsonl.gz'"
+        ).fetchone()
+        orders_now = con.execute("SELECT count(*) FROM recon.order_outcomes").fetchone()[0]
+    finally:
+        con.close()
+    assert (status, sha, landed, unreadable) == ("ingested", hashlib.sha256(_jsonl_bytes(many)).hexdigest(), 399, 0)
+    assert orders_now == 1 + len(many)

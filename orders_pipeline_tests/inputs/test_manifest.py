@@ -573,3 +573,48 @@ def test_file_landed_by_a_run_killed_before_classification_is_still_evaluated(tm
         assert con.execute("SELECT outcome FROM recon.order_outcomes WHERE order_id = 'o1'").fetchone() == (
             "confirmed",
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Files that cannot be read
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_file_that_cannot_be_read_is_quarantined_and_read_again_next_time(con, tmp_path, parsed_files) -> None:
+    write_jsonl(tmp_path / ORDERS / "a.jsonl", [_order("o1")])
+    (tmp_path / ORDERS / "b.jsonl.gz").write_bytes(b"not gzip at all\n")
+
+    report = _sync(con, tmp_path)
+
+    assert report.statuses == {"ingested": 1, "unreadable": 1, "removed": 0}
+    assert list(report.unreadable) == ["orders/b.jsonl.gz"]
+    assert report.unreadable["orders/b.jsonl.gz"].startswith("not_gzip: ")
+    row = _manifest(con)[(ORDERS, "b.jsonl.gz")]
+    assert (row["status"], row["sha256"], row["lines_read"], row["lines_unreadable"]) == ("unreadable", None, 0, 0)
+    assert _files_of(con, "landing.orders") == {"a.jsonl"}
+    assert _files_of(con, "landing.unevaluated_files") == {"a.jsonl"}
+
+    parsed_files.clear()
+    report = _sync(con, tmp_path, run_id="run-2")
+    assert parsed_files == ["orders/b.jsonl.gz"]  # no checksum: tried again, the good file not
+    assert report.statuses == {"unchanged": 1, "unreadable": 1, "removed": 0}
+
+
+def test_a_landed_file_that_becomes_unreadable_loses_its_lines(con, tmp_path) -> None:
+    path = tmp_path / ORDERS / "a.jsonl.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(b"".join(json.dumps(_order(f"o{i}")).encode() + b"\n" for i in range(3))))
+    _sync(con, tmp_path)
+    assert con.execute("SELECT count(*) FROM landing.orders").fetchone()[0] == 3
+    path.write_bytes(path.read_bytes()[:-12])  # the end of the stream lost
+
+    report = _sync(con, tmp_path, run_id="run-2")
+
+    assert report.statuses["unreadable"] == 1
+    assert report.changed == []
+    assert con.execute("SELECT count(*) FROM landing.orders").fetchone()[0] == 0
+    touched = {r[0] for r in con.execute("SELECT order_id FROM landing.touched_orders").fetchall()}
+    assert touched == {"o0", "o1", "o2"}  # their days are evaluated again
+    row = _manifest(con)[(ORDERS, "a.jsonl.gz")]
+    assert row["reason"].startswith("truncated_gzip: ")
+    assert row["lines_read"] == row["lines_unreadable"]

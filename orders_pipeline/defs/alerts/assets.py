@@ -15,6 +15,8 @@ CHECK_DESCRIPTIONS = {
     "unsettled_amount": "WARN when unsettled orders hold more than alerts.max_unsettled_amount_minor of a currency.",
     "missing_statement_days": "WARN when a provider that sends statements has a day without one "
     "(alerts.alert_on_missing_statement_day).",
+    "unreadable_files": "WARN when an input file cannot be read (truncated or broken .gz, no permission) and was "
+    "quarantined (alerts.alert_on_unreadable_file).",
 }
 
 
@@ -29,7 +31,8 @@ CHECK_DESCRIPTIONS = {
 )
 def quality_alerts(context: dg.AssetExecutionContext, reconciliation: ReconciliationResource):
     """Business-anomaly thresholds (overdue rate, missing amount per currency, orphan rate,
-    outages, sequence gaps, unsettled amount per currency, statement days not delivered): each
+    outages, sequence gaps, unsettled amount per currency, statement days not delivered,
+    unreadable input files): each
     breach is a WARN check and an alert to the configured sinks (run log, JSON file, webhook).
     Never blocks publishing.
     """

@@ -93,7 +93,7 @@ def records_conserved(con: duckdb.DuckDBPyConnection, kinds: tuple[InputKind, ..
         rejected AS (SELECT kind, file, count(*) AS n FROM recon.rejected_lines GROUP BY ALL),
         ignored AS (SELECT kind, file, count(*) AS n FROM recon.ignored_records GROUP BY ALL)
         SELECT f.kind, f.file, f.lines_read,
-               f.lines_landed + f.lines_rejected + f.lines_ignored AS lines_accounted,
+               f.lines_landed + f.lines_rejected + f.lines_ignored + f.lines_unreadable AS lines_accounted,
                f.lines_landed, coalesce(l.n, 0) AS rows_in_landing_table,
                f.lines_rejected, coalesce(r.n, 0) AS rows_in_rejected_lines,
                f.lines_ignored, coalesce(i.n, 0) AS rows_in_ignored_records

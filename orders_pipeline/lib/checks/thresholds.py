@@ -1,9 +1,10 @@
 """Business-anomaly thresholds: warnings that never block publishing, each also sent as an alert.
 
 Thresholds come from ``Settings.alerts``: overdue rate, missing amount per currency, orphan
-rate, any callback outage, any sequence gap, and with statements: unsettled amount per
-currency, and statement days expected but not delivered (a provider that sends statements
-has none for a day between its first statement day and the last day that has ended). Each is
+rate, any callback outage, any sequence gap, any input file that cannot be read, and with
+statements: unsettled amount per currency, and statement days expected but not delivered (a
+provider that sends statements has none for a day between its first statement day and the
+last day that has ended). Each is
 judged by Great Expectations on a one-row frame of exact measurements; breaches go to the alert sinks
 (:mod:`~orders_pipeline.lib.checks.alert_sinks`).
 """
@@ -25,6 +26,7 @@ from orders_pipeline.lib.common.config import AlertSettings, Settings
 from orders_pipeline.lib.statements.coverage import day_ends_at
 from orders_pipeline.lib.warehouse.contracts import (
     CALLBACK_OUTAGES,
+    INPUT_FILES,
     LOG_GAPS,
     ORDER_OUTCOMES,
     ORPHAN_CALLBACKS,
@@ -44,6 +46,7 @@ ThresholdCheck = Literal[
     "sequence_gaps",
     "unsettled_amount",
     "missing_statement_days",
+    "unreadable_files",
 ]
 # The warning checks the thresholds are reported under (missing_amount covers every currency's limit).
 THRESHOLD_CHECKS: tuple[ThresholdCheck, ...] = get_args(ThresholdCheck)
@@ -90,13 +93,15 @@ def measure(
     gaps: pl.DataFrame,
     outages: pl.DataFrame,
     statement_days_missing: dict[str, list[date]] | None = None,
+    unreadable_files: list[str] | None = None,
 ) -> dict[str, Any]:
     """The exact measurements the thresholds are judged on.
 
     ``outcome_totals`` has one row per (``outcome``, ``currency``) with its ``orders`` and
     ``amount_minor`` (the warehouse aggregates them: the outcomes themselves can be tens of
     millions of rows). ``statement_days_missing`` is ``None`` when no provider has statements
-    (the statement-day threshold is then not judged at all).
+    (the statement-day threshold is then not judged at all); ``unreadable_files`` (``kind/file``
+    of each input file that could not be read) is ``None`` when not measured.
     """
     orders = int(outcome_totals["orders"].sum() or 0)
     overdue = int(outcome_totals.filter(pl.col("outcome") == "overdue")["orders"].sum() or 0)
@@ -118,6 +123,7 @@ def measure(
         "callback_outages": outages.height,
         "sequence_gaps": gaps.height,
         "statement_days_missing": statement_days_missing,
+        "unreadable_files": unreadable_files,
     }
 
 
@@ -155,6 +161,9 @@ def judge(
     days_missing = measurements.get("statement_days_missing")
     if settings.alert_on_missing_statement_day and days_missing is not None:
         add("missing_statement_days", "missing_statement_days", sum(len(d) for d in days_missing.values()), 0)
+    unreadable = measurements.get("unreadable_files")
+    if settings.alert_on_unreadable_file and unreadable is not None:
+        add("unreadable_files", "unreadable_files", len(unreadable), 0)
     if not checks:
         return []
     verdict = gx_suites.validate(BUSINESS_SUITE, pl.DataFrame(columns), checks)
@@ -197,6 +206,11 @@ def _message(name: str, observed: Any, limit: Any, m: dict[str, Any], passed: bo
             for provider, days in m["statement_days_missing"].items()
         )
         return f"{observed} statement day(s) expected but not delivered ({listed})"
+    if name == "unreadable_files":
+        if not observed:
+            return "every input file could be read"
+        shown = ", ".join(m["unreadable_files"][:5]) + (", ..." if observed > 5 else "")
+        return f"{observed} input file(s) could not be read and were quarantined ({shown}); re-deliver them"
     if name == "callback_outages":
         return f"{observed} callback outage(s) detected" if observed else "no callback outage"
     if name == "sequence_gaps":
@@ -243,6 +257,12 @@ def evaluate_thresholds(
         gaps=read_table(con, LOG_GAPS),
         outages=read_table(con, CALLBACK_OUTAGES),
         statement_days_missing=_statement_days_missing(con, as_of, rules),
+        unreadable_files=[
+            f"{kind}/{file}"
+            for kind, file in con.execute(
+                f"SELECT kind, file FROM {INPUT_FILES.qualified()} WHERE status = 'unreadable' ORDER BY kind, file"
+            ).fetchall()
+        ],
     )
     results = judge(measurements, settings, data_docs=docs)
     replace_table(con, QUALITY_ALERTS, _alerts_frame(results, as_of))

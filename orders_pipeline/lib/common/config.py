@@ -126,6 +126,7 @@ class AlertSettings:
     alert_on_missing_statement_day: bool = True
     alert_on_outage: bool = True
     alert_on_sequence_gap: bool = True
+    alert_on_unreadable_file: bool = True
     json_file: str | None = None
     webhook_url: str | None = None
     webhook_timeout_seconds: float = 5.0
@@ -205,6 +206,7 @@ _ALERT_KEYS = {
     "alert_on_missing_statement_day",
     "alert_on_outage",
     "alert_on_sequence_gap",
+    "alert_on_unreadable_file",
     "json_file",
     "webhook_url",
     "webhook_timeout_seconds",
@@ -387,6 +389,7 @@ def settings_from_mapping(raw: dict[str, Any], source: str = "config") -> Settin
         "alert_on_missing_statement_day": _bool,
         "alert_on_outage": _bool,
         "alert_on_sequence_gap": _bool,
+        "alert_on_unreadable_file": _bool,
         "json_file": _optional_str,
         "webhook_url": _optional_str,
         "webhook_timeout_seconds": _positive_seconds,

@@ -76,7 +76,10 @@ START_CONF = {
 }
 
 _LANDED_TABLES = ("rows", "rejected", "ignored")
-_LANDING_RESULT = "index long, sha256 string, records_read long, landed long, rejected long, ignored long"
+_LANDING_RESULT = (
+    "index long, sha256 string, records_read long, landed long, rejected long, ignored long, "
+    "unreadable long, unreadable_reason string"
+)
 _BUCKET = "bucket"
 _ORDER_DAY = "order_day"
 
@@ -245,10 +248,17 @@ def land_on_spark(
                 kind=file.kind,
                 relative=file.relative,
                 sha256=result["sha256"],
-                counts=FileCounts(result["records_read"], result["landed"], result["rejected"], result["ignored"]),
+                counts=FileCounts(
+                    result["records_read"],
+                    result["landed"],
+                    result["rejected"],
+                    result["ignored"],
+                    result["unreadable"],
+                ),
                 rows=tables["rows"],
                 rejected=tables["rejected"],
                 ignored=tables["ignored"],
+                unreadable=result["unreadable_reason"],  # a quarantined file (None: read)
             )
     finally:
         landing.remove()
@@ -277,6 +287,8 @@ def _land_partition(
                         "landed": counts.landed,
                         "rejected": counts.rejected,
                         "ignored": counts.ignored,
+                        "unreadable": counts.unreadable,
+                        "unreadable_reason": landed.unreadable,
                     }
                 ],
                 schema=pa.schema(
@@ -287,6 +299,8 @@ def _land_partition(
                         ("landed", pa.int64()),
                         ("rejected", pa.int64()),
                         ("ignored", pa.int64()),
+                        ("unreadable", pa.int64()),
+                        ("unreadable_reason", pa.string()),
                     ]
                 ),
             )

@@ -45,12 +45,14 @@ _TASK_LINES = 262_144
 
 @dataclass
 class FileCounts:
-    """Records of one file: read = landed + rejected + ignored."""
+    """Records of one file: read = landed + rejected + ignored + unreadable."""
 
     read: int = 0
     landed: int = 0
     rejected: int = 0
     ignored: int = 0
+    unreadable: int = 0
+    """Lines of a file that cannot be read (quarantined): all of it that decompressed before the damage."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from orders_pipeline.lib.common.config import Settings
 from orders_pipeline.lib.common.vocabulary import STATEMENTS, InputKind
 from orders_pipeline.lib.inputs.discovery import InputFile
 from orders_pipeline.lib.inputs.ingest import FileCounts, ingest_file
+from orders_pipeline.lib.inputs.reading import UnreadableFile, readable_prefix
 from orders_pipeline.lib.inputs.sinks import SINK_TABLES, DuckDBSink, MemorySink, SinkTable
 from orders_pipeline.lib.inputs.statements.ingest import ingest_statement_file
 
@@ -44,6 +45,9 @@ class LandedFile:
     rows: pa.Table
     rejected: pa.Table
     ignored: pa.Table
+    unreadable: str | None = None
+    """Why the file could not be read (``<reason>: <detail>``); it is then quarantined: nothing
+    landed, no checksum, ``counts.unreadable`` lines (those before the damage) counted."""
 
     def tables(self) -> dict[SinkTable, pa.Table]:
         """The three tables by the landing table they go to."""
@@ -59,7 +63,10 @@ def land_file(file: InputFile, settings: Settings, chunk_lines: int = 1_000_000)
     """
     sink = MemorySink()
     parse = ingest_statement_file if file.kind == STATEMENTS else ingest_file
-    ingested = parse(file, settings, sink, chunk_lines)
+    try:
+        ingested = parse(file, settings, sink, chunk_lines)
+    except UnreadableFile as exc:
+        return quarantined(file, exc)
     return LandedFile(
         kind=file.kind,
         relative=file.relative,
@@ -68,6 +75,25 @@ def land_file(file: InputFile, settings: Settings, chunk_lines: int = 1_000_000)
         rows=landing_arrow(sink.frame(file.kind)),
         rejected=landing_arrow(sink.frame("rejected_lines")),
         ignored=landing_arrow(sink.frame("ignored_records")),
+    )
+
+
+def quarantined(file: InputFile, exc: UnreadableFile) -> LandedFile:
+    """A file that cannot be read, as landing records it: no rows, the lines before the damage counted unreadable."""
+    lines, decoded = readable_prefix(file)
+    reason = exc.reason
+    if reason == "not_gzip" and decoded:
+        reason = "gzip_trailing_bytes"  # a whole gzip stream, then bytes that are not one
+    empty = {table: landing_arrow(SINK_TABLES[table].empty_frame()) for table in SINK_TABLES}
+    return LandedFile(
+        kind=file.kind,
+        relative=file.relative,
+        sha256="",
+        counts=FileCounts(read=lines, unreadable=lines),
+        rows=empty[file.kind],
+        rejected=empty["rejected_lines"],
+        ignored=empty["ignored_records"],
+        unreadable=f"{reason}: {exc.detail}",
     )
 
 

@@ -17,7 +17,13 @@ each file is parsed only once, ever:
   name changes nothing, and neither does the order the two arrived in;
 * a file whose content changed after it was ingested is re-ingested (its old lines removed
   first) and reported with status ``changed``: never silently double-counted;
-* a file that disappeared from the folder has its lines removed, and is reported ``removed``.
+* a file that disappeared from the folder has its lines removed, and is reported ``removed``;
+* a file that cannot be read (a truncated ``.gz``, one that is not gzip, trailing bytes after
+  the gzip stream, no permission) is quarantined: recorded ``unreadable`` with its reason, no
+  checksum, nothing landed (earlier lines of it removed), and the lines that decompressed
+  before the damage counted ``lines_unreadable`` (so read = landed + rejected + ignored +
+  unreadable still holds). Without a checksum it is read again every run, so a good copy
+  delivered later is ingested normally.
 
 Landed lines keep ``read_order`` as the line's position within its file; the global reading
 order the rules define ("files in sorted relative-path order, lines in file order") is
@@ -47,7 +53,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, field, replace
 
 import duckdb
 
@@ -61,8 +67,8 @@ from orders_pipeline.lib.inputs.envelopes.linking import (
     unlinked_counts_sql,
     unlinked_rejected_sql,
 )
-from orders_pipeline.lib.inputs.landing import LandedFile, Lander, land_files, write_landed_file
-from orders_pipeline.lib.inputs.reading import file_sha256
+from orders_pipeline.lib.inputs.landing import LandedFile, Lander, land_files, quarantined, write_landed_file
+from orders_pipeline.lib.inputs.reading import UnreadableFile, file_sha256
 from orders_pipeline.lib.warehouse.contracts import (
     CALLBACK_LINES,
     IGNORED_RECORDS,
@@ -84,17 +90,22 @@ from orders_pipeline.lib.warehouse.sql import replace_table_from_query, transact
 LANDED_TABLE: dict[InputKind, Table] = {ORDERS: ORDER_LINES, CALLBACKS: CALLBACK_LINES, STATEMENTS: STATEMENT_LINES}
 LOG_KINDS_SYNCED: tuple[LogKind, ...] = (ORDERS, CALLBACKS)
 _MANIFEST_COLUMNS = len(MANIFEST.columns)
+_COUNT_NAMES = ("lines_read", "lines_landed", "lines_rejected", "lines_ignored", "lines_unreadable")
+"""The manifest's count columns, in the order of :class:`~orders_pipeline.lib.inputs.ingest.FileCounts`."""
 DOUBTFUL_NS = 2_000_000_000
 """A file seen less than this after its last status change is hashed again on the next run."""
 
 
 @dataclass(frozen=True)
 class SyncReport:
-    """What a sync did, per file status (``ingested``, ``unchanged``, ``duplicate``, ``changed``, ``removed``)."""
+    """What a sync did: files per status (``ingested``, ``unchanged``, ``duplicate``, ``changed``,
+    ``unreadable``, ``removed``), and the files removed, changed, and unreadable (with why).
+    """
 
     statuses: dict[str, int]
     removed: list[str]
     changed: list[str]
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -147,13 +158,15 @@ def sync_landing(
     statuses: dict[str, int] = {}
     removed: list[str] = []
     changed: list[str] = []
+    unreadable: dict[str, str] = {}
     for kind in kinds:
         report = _sync_kind(con, kind, files_by_kind.get(kind, []), settings, run_id, land)
         for status, count in report.statuses.items():
             statuses[status] = statuses.get(status, 0) + count
         removed += report.removed
         changed += report.changed
-    return SyncReport(statuses, removed, changed)
+        unreadable |= report.unreadable
+    return SyncReport(statuses, removed, changed, unreadable)
 
 
 def ensure_landing_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -192,10 +205,7 @@ def _sync_kind(
         "seen_ns",
         "sha256",
         "duplicate_of",
-        "lines_read",
-        "lines_landed",
-        "lines_rejected",
-        "lines_ignored",
+        *_COUNT_NAMES,
         "ingested_run_id",
     )
     known = {
@@ -209,70 +219,94 @@ def _sync_kind(
 
     # Checksums: the known one when the file's status proves it unchanged. A new file whose size no other
     # file has is hashed while it is ingested (one read instead of two); any other new or
-    # modified file is hashed first, so a likely duplicate is not parsed for nothing.
+    # modified file is hashed first, so a likely duplicate is not parsed for nothing. A file
+    # that could not be read last time has no checksum: it is read again, as if new.
     stats = {relative: _stat(file) for relative, file in current.items()}
     sizes = Counter(stat.size for stat in stats.values())
     sha: dict[str, str] = {}
     changed: list[str] = []
     hash_while_ingesting: list[str] = []
+    unreadable: dict[str, LandedFile] = {}
     for relative, file in current.items():
         before = known.get(relative)
+        if before is not None and before["sha256"] is None:
+            before = None
         if before is not None and stats[relative].proves_unchanged_since(before):
             sha[relative] = before["sha256"]
             stats[relative] = replace(stats[relative], seen_ns=before["seen_ns"])  # syncing again changes nothing
         elif before is None and sizes[stats[relative].size] == 1:
             hash_while_ingesting.append(relative)
         else:
-            sha[relative] = file_sha256(file)
+            try:
+                sha[relative] = file_sha256(file)
+            except UnreadableFile as exc:
+                unreadable[relative] = quarantined(file, exc)
+                continue
             if before is not None and before["sha256"] != sha[relative]:
                 changed.append(relative)
 
     ingested: dict[str, dict] = {}
     for landed in _shown(kind, land, [current[relative] for relative in sorted(hash_while_ingesting)], settings):
+        if landed.unreadable is not None:
+            unreadable[landed.relative] = landed
+            continue
         ingested[landed.relative] = _write_one(con, landed, stats[landed.relative], run_id)
         sha[landed.relative] = landed.sha256
 
-    # Originals: the first file, in sorted relative-path order, of each checksum.
+    # Originals: the first readable file, in sorted relative-path order, of each checksum.
     original: dict[str, str] = {}
-    for relative in sorted(current):
+    for relative in sorted(set(current) - set(unreadable)):
         original.setdefault(sha[relative], relative)
-    wanted = {relative for relative in current if original[sha[relative]] == relative}
+    wanted = {relative for relative in sha if relative in current and original[sha[relative]] == relative}
     landed_before = {
         relative
         for relative, before in known.items()
-        if before["duplicate_of"] is None and relative in current and relative not in changed
+        if before["duplicate_of"] is None
+        and before["sha256"] is not None
+        and relative in current
+        and relative not in changed
+        and relative not in unreadable
     }
     # A new file that turned out to be a copy of another (same content, another size: one of
     # them compressed) was parsed for nothing: its lines go again.
     copies = sorted(set(ingested) - wanted)
     with transaction(con):
-        _delete_lines(con, kind, sorted(set(known) - (landed_before & wanted)), run_id)
+        # An unreadable file's earlier lines go too: what it says now cannot be read. A file
+        # unreadable last time and landed just now (a good copy) keeps what was just landed.
+        _delete_lines(con, kind, sorted(set(known) - (landed_before & wanted) - set(ingested)), run_id)
         _delete_lines(con, kind, copies, run_id, remember_orders=False)
     for relative in copies:
         del ingested[relative]
 
     later = [current[relative] for relative in sorted(wanted - landed_before - set(ingested))]
     for landed in _shown(kind, land, later, settings):
+        if landed.unreadable is not None:
+            unreadable[landed.relative] = landed
+            continue
         ingested[landed.relative] = _write_one(con, landed, stats[landed.relative], run_id)
 
     rows = []
     for relative in sorted(current):
-        count_names = ("lines_read", "lines_landed", "lines_rejected", "lines_ignored")
-        if relative not in wanted:
-            status, counts, ingested_by = "duplicate", (0, 0, 0, 0), None
+        reason = None
+        if relative in unreadable:
+            bad = unreadable[relative]
+            status, counts, ingested_by, reason = "unreadable", astuple(bad.counts), run_id, bad.unreadable
+        elif relative not in wanted:
+            status, counts, ingested_by = "duplicate", (0,) * len(_COUNT_NAMES), None
         elif relative in ingested:
             done = ingested[relative]
             status = "changed" if relative in changed else "ingested"
-            counts = tuple(done[name] for name in count_names)
+            counts = tuple(done[name] for name in _COUNT_NAMES)
             ingested_by = run_id
         else:
             before = known[relative]
             status = "unchanged"
-            counts = tuple(before[name] for name in count_names)
+            counts = tuple(before[name] for name in _COUNT_NAMES)
             ingested_by = before["ingested_run_id"]
-        duplicate_of = None if relative in wanted else original[sha[relative]]
+        checksum = sha.get(relative) if relative not in unreadable else None
+        duplicate_of = None if relative in wanted or relative in unreadable else original[sha[relative]]
         rows.append(
-            (kind, relative, *stats[relative].columns(), sha[relative], duplicate_of, *counts, ingested_by, status)
+            (kind, relative, *stats[relative].columns(), checksum, duplicate_of, *counts, ingested_by, status, reason)
         )
     with transaction(con):
         con.execute(f"DELETE FROM {MANIFEST.qualified()} WHERE kind = ?", [kind])
@@ -280,9 +314,14 @@ def _sync_kind(
             con.executemany(f"INSERT INTO {MANIFEST.qualified()} VALUES ({', '.join('?' * _MANIFEST_COLUMNS)})", rows)
     statuses: dict[str, int] = {}
     for row in rows:
-        statuses[row[-1]] = statuses.get(row[-1], 0) + 1
+        statuses[row[-2]] = statuses.get(row[-2], 0) + 1
     statuses["removed"] = len(removed)
-    return SyncReport(statuses, [f"{kind}/{r}" for r in removed], [f"{kind}/{r}" for r in changed])
+    return SyncReport(
+        statuses,
+        [f"{kind}/{r}" for r in removed],
+        [f"{kind}/{r}" for r in changed if r not in unreadable],
+        {f"{kind}/{r}": unreadable[r].unreadable or "" for r in sorted(unreadable)},
+    )
 
 
 def _shown(kind: InputKind, land: Lander, files: list[InputFile], settings: Settings) -> Iterator[LandedFile]:
@@ -300,29 +339,14 @@ def _write_one(con: duckdb.DuckDBPyConnection, ingested: LandedFile, stat: FileS
     with transaction(con):
         write_landed_file(con, ingested)
         counts = ingested.counts
-        row = {
-            "sha256": ingested.sha256,
-            "lines_read": counts.read,
-            "lines_landed": counts.landed,
-            "lines_rejected": counts.rejected,
-            "lines_ignored": counts.ignored,
-        }
+        row = {"sha256": ingested.sha256, **dict(zip(_COUNT_NAMES, astuple(counts), strict=True))}
         con.execute(
             f"DELETE FROM {MANIFEST.qualified()} WHERE kind = ? AND file = ?", [ingested.kind, ingested.relative]
         )
         con.execute(
-            f"INSERT INTO {MANIFEST.qualified()} VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, 'ingested')",
-            [
-                ingested.kind,
-                ingested.relative,
-                *stat.columns(),
-                row["sha256"],
-                row["lines_read"],
-                row["lines_landed"],
-                row["lines_rejected"],
-                row["lines_ignored"],
-                run_id,
-            ],
+            f"INSERT INTO {MANIFEST.qualified()} "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, 'ingested', NULL)",
+            [ingested.kind, ingested.relative, *stat.columns(), row["sha256"], *astuple(counts), run_id],
         )
         con.execute(f"INSERT INTO {UNEVALUATED_FILES.qualified()} VALUES (?, ?)", [ingested.kind, ingested.relative])
     return row

@@ -1,19 +1,21 @@
 """Reading input files: their decompressed bytes in newline-aligned blocks, and their SHA-256.
 
 ``.gz`` files are gunzipped (multi-member gzip is fine). A file's ``sha256`` is the SHA-256 of
-its decompressed content. A file that cannot be read or decompressed raises
-:class:`~orders_pipeline.lib.common.errors.InputError` with a one-line message.
+its decompressed content. A file that cannot be read or decompressed raises :class:`UnreadableFile` (an
+:class:`~orders_pipeline.lib.common.errors.InputError` with a one-line message and a reason
+code); landing quarantines such a file instead of stopping the run.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import queue
 import threading
 import zlib
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal, cast
 
 from orders_pipeline.lib.inputs.discovery import InputError, InputFile, format_of
 
@@ -24,17 +26,56 @@ _HASH_PIECE = 8 << 20
 _END = object()
 
 
-def read_error(file: InputFile, exc: BaseException) -> InputError:
+UnreadableReason = Literal["truncated_gzip", "not_gzip", "gzip_trailing_bytes", "corrupt_gzip", "unreadable"]
+
+
+class UnreadableFile(InputError):
+    """A file whose bytes cannot be read or decompressed; ``reason`` says how, ``detail`` in the library's words."""
+
+    def __init__(self, message: str, reason: UnreadableReason, detail: str) -> None:
+        """Keep the one-line message, the reason code and the detail."""
+        super().__init__(message)
+        self.reason: UnreadableReason = reason
+        self.detail = detail
+
+
+def read_error(file: InputFile, exc: BaseException) -> UnreadableFile:
     """The one-line error for a file that cannot be read or decompressed."""
+    where = f"cannot read {file.kind} file {file.relative}"
     if isinstance(exc, (gzip.BadGzipFile, EOFError, zlib.error)):
         detail = str(exc) or exc.__class__.__name__
-        return InputError(
-            f"cannot read {file.kind} file {file.relative}: not a valid gzip file ({detail}); re-deliver or remove it"
+        reason: UnreadableReason = (
+            "truncated_gzip"
+            if isinstance(exc, EOFError)
+            else "corrupt_gzip"
+            if isinstance(exc, zlib.error)
+            else "not_gzip"
         )
+        return UnreadableFile(f"{where}: not a valid gzip file ({detail}); re-deliver or remove it", reason, detail)
     if isinstance(exc, OSError):
         detail = exc.strerror or str(exc)
-        return InputError(f"cannot read {file.kind} file {file.relative}: {detail}; check the file and its permissions")
-    return InputError(f"cannot read {file.kind} file {file.relative}: {exc}")
+        return UnreadableFile(f"{where}: {detail}; check the file and its permissions", "unreadable", detail)
+    return UnreadableFile(f"{where}: {exc}", "unreadable", str(exc))
+
+
+def readable_prefix(file: InputFile) -> tuple[int, int]:
+    """How much of a damaged file decompresses before the damage: (lines, bytes).
+
+    A last line without its newline counts as a line. Reading stops at the first error.
+    """
+    lines = size = 0
+    last = b"\n"
+    try:
+        handle = cast("io.BufferedIOBase", open_input(file))  # a gzip or buffered file: both have read1
+        with handle:
+            # read1: one decompressed piece at a time, so the pieces before the damage are kept
+            while piece := handle.read1(1 << 16):
+                lines += piece.count(b"\n")
+                size += len(piece)
+                last = piece[-1:]
+    except (OSError, EOFError, zlib.error, InputError):
+        pass
+    return lines + (last != b"\n"), size
 
 
 def open_input(file: InputFile) -> BinaryIO:

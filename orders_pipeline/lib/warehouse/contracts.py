@@ -294,9 +294,16 @@ _FILE_IDENTITY = (
     _c("lines_landed", "BIGINT", "records landed as typed lines"),
     _c("lines_rejected", "BIGINT", "records rejected with a reason"),
     _c("lines_ignored", "BIGINT", "records ignored with a reason (summary and comment lines of a statement, ...)"),
+    _c("lines_unreadable", "BIGINT", "lines of an unreadable file (those before the damage), none of them landed"),
 )
 _INGESTED_BY = _c("ingested_run_id", "VARCHAR", "the run that parsed the file")
-_FILE_STATUS = _c("status", "VARCHAR", "ingested, unchanged, duplicate or changed in this run")
+_FILE_STATUS = _c("status", "VARCHAR", "ingested, unchanged, duplicate, changed or unreadable in this run")
+_FILE_REASON = _c(
+    "reason",
+    "VARCHAR",
+    "why an unreadable file could not be read: truncated_gzip, not_gzip, gzip_trailing_bytes, corrupt_gzip "
+    "or unreadable, then the detail",
+)
 
 MANIFEST = Table(
     "landing.ingested_files",
@@ -310,6 +317,7 @@ MANIFEST = Table(
         *_FILE_IDENTITY,
         _INGESTED_BY,
         _FILE_STATUS,
+        _FILE_REASON,
     ),
 )
 
@@ -340,7 +348,7 @@ UNEVALUATED_FILES = Table(
 INPUT_FILES = Table(
     "recon.input_files",
     "Each input file of the last run: checksum, duplicate-of, and lines read, landed and rejected.",
-    (*_FILE_COUNTS, *_FILE_IDENTITY, _FILE_STATUS, _INGESTED_BY),
+    (*_FILE_COUNTS, *_FILE_IDENTITY, _FILE_STATUS, _FILE_REASON, _INGESTED_BY),
 )
 
 PUBLISHED_REJECTED_LINES = Table("recon.rejected_lines", REJECTED_LINES.description, REJECTED_LINES.columns)
