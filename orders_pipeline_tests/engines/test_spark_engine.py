@@ -8,6 +8,7 @@ statements arrive and both engines re-evaluate incrementally: identical again.
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from pathlib import Path
 
@@ -115,3 +116,25 @@ def test_spark_engine_publishes_the_same_tables_as_the_local_engine(corpus: Path
     for engine, warehouse in (("local", local), ("spark", spark)):
         _reconcile(corpus, corpus / "statements-all", warehouse, engine, staging)
     _assert_identical(local, spark)
+
+
+def test_both_engines_quarantine_an_unreadable_file_alike(tmp_path: Path) -> None:
+    """A truncated .gz beside good files: recorded unreadable with the same counts and reason by both engines."""
+    root = tmp_path / "in"
+    generate_corpus(300, 3, root)
+    good = sorted((root / "orders").glob("*.jsonl"))[0]
+    (root / "orders" / "zz-truncated.jsonl.gz").write_bytes(gzip.compress(good.read_bytes() + b"\n")[:-40])
+    (root / "statements").mkdir()
+    staging = tmp_path / "staging"
+    local, spark = tmp_path / "local.duckdb", tmp_path / "spark.duckdb"
+    for engine, warehouse in (("local", local), ("spark", spark)):
+        _reconcile(root, root / "statements", warehouse, engine, staging)
+    tables = _assert_identical(local, spark)
+    with duckdb.connect(str(spark), read_only=True) as con:
+        status, reason, read, unreadable = con.execute(
+            "SELECT status, reason, lines_read, lines_unreadable FROM recon.input_files "
+            "WHERE file = 'zz-truncated.jsonl.gz'"
+        ).fetchone()
+    assert (status, reason.split(":")[0]) == ("unreadable", "truncated_gzip")
+    assert read == unreadable > 0
+    assert tables["recon.order_outcomes"]
