@@ -26,7 +26,9 @@ def summary_text(warehouse_path: Path) -> str:
             "SELECT outcome, currency, count(*), sum(amount_minor) FROM recon.order_outcomes "
             "GROUP BY ALL ORDER BY outcome, currency"
         ).fetchall()
-        exceptions = con.execute("SELECT action, count(*) FROM recon.exceptions GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()
+        exceptions = con.execute(
+            "SELECT action, count(*) FROM recon.exceptions GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
         statements = fetch_first(
             con,
             "SELECT (SELECT count(*) FROM recon.order_outcomes WHERE statement_status <> 'none'), "
